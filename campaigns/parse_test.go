@@ -1,0 +1,78 @@
+package campaigns
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestParseDemo(t *testing.T) {
+	f, err := os.Open("../demo/campaigns.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cs, err := Parse("campaigns.yaml", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 3 || cs[0].ID != "trail-runner-autumn" {
+		t.Fatalf("got %d campaigns, first %q", len(cs), cs[0].ID)
+	}
+	if cs[0].Budget.Daily != 500_000_000 || cs[0].Bid.BaseCPM != 2_500_000 {
+		t.Fatalf("money parsed wrong: %+v %+v", cs[0].Budget, cs[0].Bid)
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	const bad = `id: Bad_ID
+name: x
+advertiser: y
+adomain: [a.example]
+status: running
+colour: blue
+flight: {start: 2026-12-31, end: 2026-01-01, timezone: Mars/Base}
+budget: {daily: -5, total: abc, currency: USD}
+pacing: even
+bid: {base_cpm: 3, max_cpm: 2}
+targeting: {countries: [de], sizes: [300by250]}
+frequency_cap: {impressions: 3, window: 24h}
+creatives:
+  - id: c1
+    formats: [banner]
+    sizes: [300x250]
+    landing_url: ftp://x
+    parts: {headline: {default: ["hi"]}}
+`
+	_, err := Parse("bad.yaml", strings.NewReader(bad))
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("want ValidationError, got %v", err)
+	}
+	msg := err.Error()
+	t.Log(msg)
+	for _, want := range []string{
+		`bad.yaml:6: campaign "Bad_ID": colour: unknown key "colour"`,
+		`amount "abc"`,
+		`300by250`,
+		`id: "Bad_ID" must be`,
+		`status: "running"`,
+		`flight.timezone: unknown time zone`,
+		`budget.daily: must be positive`,
+		`bid.max_cpm: 2.00 is below bid.base_cpm 3.00`,
+		`targeting.countries[0]`,
+		`creatives[0].landing_url`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("problems lack %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestParseSyntaxError(t *testing.T) {
+	_, err := Parse("x.yaml", strings.NewReader("id: [unclosed\n"))
+	if err == nil || !strings.Contains(err.Error(), "x.yaml") {
+		t.Fatalf("want error naming the file, got %v", err)
+	}
+}
