@@ -1,0 +1,465 @@
+package bidder
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/kairos-rtb/kairos/campaigns"
+	"github.com/kairos-rtb/kairos/money"
+	"github.com/kairos-rtb/kairos/segments"
+	"github.com/prebid/openrtb/v20/openrtb2"
+)
+
+// reqState is the per-request working memory, pooled and reset between requests.
+type reqState struct {
+	req      openrtb2.BidRequest
+	body     []byte
+	out      []byte
+	adm      []byte
+	exchange string
+	res      segments.Result
+	phase    segments.Phase
+	known    bool
+	cur      string
+	scratch  campaigns.Scratch
+	cands    []*campaigns.Compiled
+	sizes    []campaigns.Size
+	bids     []bidOut
+	ad       AdContext
+}
+
+// bidOut is one bid, its markup a window into reqState.adm.
+type bidOut struct {
+	imp      *openrtb2.Imp
+	c        *campaigns.Compiled
+	cr       *campaigns.CompiledCreative
+	price    money.Micros // CPM in the response currency
+	w, h     int64
+	mtype    openrtb2.MarkupType
+	dealID   string
+	admStart int
+	admEnd   int
+	cridEnd  int // crid is adm[admEnd:cridEnd]
+	id       [16]byte
+	idLen    int
+}
+
+func (st *reqState) reset() {
+	st.req = openrtb2.BidRequest{}
+	st.body = st.body[:0]
+	st.out = st.out[:0]
+	st.adm = st.adm[:0]
+	st.exchange = ""
+	st.res.Reset()
+	st.phase = segments.PhaseUnknown
+	st.known = false
+	st.cur = ""
+	clear(st.cands)
+	st.cands = st.cands[:0]
+	st.sizes = st.sizes[:0]
+	clear(st.bids)
+	st.bids = st.bids[:0]
+	st.ad = AdContext{}
+}
+
+// auction decides the request: it fills st.bids and returns ReasonNone, or
+// returns why nothing was bid.
+func (s *Server) auction(st *reqState, now, deadline time.Time) Reason {
+	req := &st.req
+	seat := s.cfg.Seat
+	if len(req.WSeat) > 0 && !contains(req.WSeat, seat) || contains(req.BSeat, seat) {
+		return ReasonSeat
+	}
+	if !s.pickCurrency(st) {
+		return ReasonCurrency
+	}
+	ix := s.deps.Campaigns.Index()
+	if ix.Len() == 0 {
+		return ReasonNoCampaign
+	}
+	s.lookupProfile(st, deadline)
+
+	q := campaigns.Query{Country: country(req), Device: device(req), Phase: st.phase}
+	domain, bundle, pageCats := inventory(req)
+	best := ReasonNoImps
+	for i := range req.Imp {
+		imp := &req.Imp[i]
+		r := s.bidImp(st, ix, &q, imp, now, domain, bundle, pageCats)
+		if r == ReasonNone {
+			best = ReasonNone
+		} else if best != ReasonNone && r > best {
+			best = r
+		}
+	}
+	return best
+}
+
+// lookupProfile reads the user's profile within the deadline when regulation
+// and consent allow personal data; otherwise, or when the lookup is late or
+// fails, the request is decided as contextual (phase unknown).
+func (s *Server) lookupProfile(st *reqState, deadline time.Time) {
+	if s.deps.Profiles == nil {
+		return
+	}
+	if ok, _ := tmpPersonal(&st.req); !ok {
+		return
+	}
+	user := tmpResolveUser(&st.req)
+	if user == "" {
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	err := s.deps.Profiles.Get(ctx, user, &st.res)
+	cancel()
+	if err != nil {
+		if m := s.deps.Metrics; m != nil {
+			m.LookupErrors.Inc()
+		}
+		st.res.Reset()
+		return
+	}
+	if st.res.Found {
+		st.known = true
+		st.phase = st.res.Profile.Phase
+	}
+}
+
+// pickCurrency chooses the response currency: the first of the request's cur
+// that Kairos has a rate for (the base currency when cur is empty).
+func (s *Server) pickCurrency(st *reqState) bool {
+	if len(st.req.Cur) == 0 {
+		st.cur = s.rates.Base()
+		return true
+	}
+	for _, c := range st.req.Cur {
+		if s.rates.Known(c) {
+			st.cur = c
+			return true
+		}
+	}
+	return false
+}
+
+func inventory(req *openrtb2.BidRequest) (domain, bundle string, cats [3][]string) {
+	if req.Site != nil {
+		domain = req.Site.Domain
+		if domain == "" && req.Site.Publisher != nil {
+			domain = req.Site.Publisher.Domain
+		}
+		cats[0], cats[1] = req.Site.Cat, req.Site.PageCat
+		if req.Site.Content != nil {
+			cats[2] = req.Site.Content.Cat
+		}
+	}
+	if req.App != nil {
+		bundle = req.App.Bundle
+		if cats[0] == nil {
+			cats[0] = req.App.Cat
+		}
+		if cats[2] == nil && req.App.Content != nil {
+			cats[2] = req.App.Content.Cat
+		}
+	}
+	return domain, bundle, cats
+}
+
+// impFormats returns the formats an impression accepts and fills st.sizes with
+// its banner sizes (banner.w/h first, then banner.format[]).
+func impFormats(st *reqState, imp *openrtb2.Imp) campaigns.Format {
+	var f campaigns.Format
+	st.sizes = st.sizes[:0]
+	if b := imp.Banner; b != nil {
+		if b.W != nil && b.H != nil && *b.W > 0 && *b.H > 0 {
+			st.sizes = append(st.sizes, campaigns.Size{W: int(*b.W), H: int(*b.H)})
+		}
+		for _, fm := range b.Format {
+			if fm.W > 0 && fm.H > 0 {
+				st.sizes = append(st.sizes, campaigns.Size{W: int(fm.W), H: int(fm.H)})
+			}
+		}
+		if len(st.sizes) > 0 {
+			f |= campaigns.FormatBanner
+		}
+	}
+	if imp.Native != nil && imp.Native.Request != "" {
+		f |= campaigns.FormatNative
+	}
+	if imp.Video != nil {
+		f |= campaigns.FormatVideo
+	}
+	return f
+}
+
+// bidImp finds the best campaign for one impression and appends its bid.
+func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, imp *openrtb2.Imp,
+	now time.Time, domain, bundle string, pageCats [3][]string) Reason {
+	q.Formats = impFormats(st, imp)
+	if q.Formats == 0 {
+		return ReasonNoImps
+	}
+	q.Sizes = st.sizes
+	q.Deals, q.Private = q.Deals[:0], false
+	if imp.PMP != nil {
+		q.Private = imp.PMP.PrivateAuction == 1
+		for i := range imp.PMP.Deals {
+			d := &imp.PMP.Deals[i]
+			if len(d.WSeat) == 0 || contains(d.WSeat, s.cfg.Seat) {
+				q.Deals = append(q.Deals, d.ID)
+			}
+		}
+	}
+	floor, ok := s.rates.Convert(money.FromFloat(imp.BidFloor), imp.BidFloorCur, st.cur)
+	if !ok {
+		return ReasonCurrency
+	}
+	st.cands = ix.Candidates(q, &st.scratch, st.cands[:0])
+	if len(st.cands) == 0 {
+		return ReasonNoCampaign
+	}
+	req := &st.req
+	secure := imp.Secure != nil && *imp.Secure == 1
+	battr := attrBits(imp)
+	reason := ReasonTargeting
+	var (
+		best      *campaigns.Compiled
+		bestCr    *campaigns.CompiledCreative
+		bestPrice money.Micros
+		bestDeal  string
+		bestSize  campaigns.Size
+		bestFmt   campaigns.Format
+	)
+	for _, c := range st.cands {
+		if !c.InFlight(now) || !c.ExchangeAllowed(st.exchange) ||
+			(domain != "" && !c.DomainAllowed(domain)) || (bundle != "" && !c.DomainAllowed(bundle)) ||
+			c.CategoryBlocked(pageCats[0]) || c.CategoryBlocked(pageCats[1]) || c.CategoryBlocked(pageCats[2]) ||
+			blockedAd(req, c) {
+			continue
+		}
+		if st.known && c.FrequencyCap != nil &&
+			st.res.Count(c.ID, time.Duration(c.FrequencyCap.Window), now) >= c.FrequencyCap.Impressions {
+			reason = maxReason(reason, ReasonFrequency)
+			continue
+		}
+		cr, fmtChosen, size := pickCreative(c, q.Formats, st.sizes, secure, battr)
+		if cr == nil {
+			reason = maxReason(reason, ReasonCreative)
+			continue
+		}
+		price, ok := s.rates.Convert(c.Prices[st.phase], c.Budget.Currency, st.cur)
+		if !ok {
+			reason = maxReason(reason, ReasonCurrency)
+			continue
+		}
+		dealID := ""
+		minPrice := floor
+		if len(c.Targeting.Deals) > 0 {
+			d := matchDeal(imp, c, s.cfg.Seat)
+			if d == nil {
+				continue
+			}
+			dealID = d.ID
+			if d.BidFloor > 0 {
+				df, ok := s.rates.Convert(money.FromFloat(d.BidFloor), d.BidFloorCur, st.cur)
+				if !ok {
+					reason = maxReason(reason, ReasonCurrency)
+					continue
+				}
+				minPrice = df
+			}
+		}
+		if price < minPrice || price <= 0 {
+			reason = maxReason(reason, ReasonFloor)
+			continue
+		}
+		if best == nil || price > bestPrice {
+			best, bestCr, bestPrice, bestDeal, bestSize, bestFmt = c, cr, price, dealID, size, fmtChosen
+		}
+	}
+	if best == nil {
+		return reason
+	}
+	b := bidOut{imp: imp, c: best, cr: bestCr, price: bestPrice, dealID: bestDeal}
+	b.idLen = copy(b.id[:], s.nextBidID(b.id[:0]))
+	switch bestFmt {
+	case campaigns.FormatBanner:
+		b.w, b.h, b.mtype = int64(bestSize.W), int64(bestSize.H), openrtb2.MarkupBanner
+	case campaigns.FormatNative:
+		b.mtype = openrtb2.MarkupNative
+	case campaigns.FormatVideo:
+		b.mtype = openrtb2.MarkupVideo
+		if v := imp.Video; v != nil && v.W != nil && v.H != nil {
+			b.w, b.h = *v.W, *v.H
+		}
+	}
+	st.ad = AdContext{Campaign: best, Creative: bestCr, Format: bestFmt, W: int(b.w), H: int(b.h),
+		Imp: imp, Req: req, Secure: secure, BidID: b.id[:b.idLen]}
+	if st.known {
+		st.ad.Profile = &st.res.Profile
+	}
+	b.admStart = len(st.adm)
+	adm, err := s.deps.Assembler.Assemble(st.adm, &st.ad)
+	if err != nil {
+		st.adm = st.adm[:b.admStart]
+		return ReasonCreative
+	}
+	st.adm = adm
+	b.admEnd = len(st.adm)
+	st.adm = s.deps.Assembler.AppendCrid(st.adm, &st.ad)
+	b.cridEnd = len(st.adm)
+	st.bids = append(st.bids, b)
+	return ReasonNone
+}
+
+func maxReason(a, b Reason) Reason {
+	if b > a {
+		return b
+	}
+	return a
+}
+
+// blockedAd applies the request's blocked advertiser domains (badv) and blocked
+// ad categories (bcat) to the campaign.
+func blockedAd(req *openrtb2.BidRequest, c *campaigns.Compiled) bool {
+	for _, b := range req.BAdv {
+		for _, d := range c.ADomain {
+			if b == d {
+				return true
+			}
+		}
+	}
+	for _, b := range req.BCat {
+		for _, cat := range c.Categories {
+			if campaigns.CategoryCovers(b, cat) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func attrBits(imp *openrtb2.Imp) uint32 {
+	var bits uint32
+	add := func(n int) {
+		if n > 0 && n < 32 {
+			bits |= 1 << uint(n)
+		}
+	}
+	if imp.Banner != nil {
+		for _, a := range imp.Banner.BAttr {
+			add(int(a))
+		}
+	}
+	if imp.Video != nil {
+		for _, a := range imp.Video.BAttr {
+			add(int(a))
+		}
+	}
+	if imp.Native != nil {
+		for _, a := range imp.Native.BAttr {
+			add(int(a))
+		}
+	}
+	return bits
+}
+
+// pickCreative returns the campaign's first creative that fits the impression:
+// banner (in the impression's size order), then native, then video.
+func pickCreative(c *campaigns.Compiled, formats campaigns.Format, sizes []campaigns.Size, secure bool,
+	battr uint32) (*campaigns.CompiledCreative, campaigns.Format, campaigns.Size) {
+	for _, f := range [...]campaigns.Format{campaigns.FormatBanner, campaigns.FormatNative, campaigns.FormatVideo} {
+		if formats&f == 0 {
+			continue
+		}
+		for i := range c.Creatives {
+			cr := &c.Creatives[i]
+			if cr.Formats&f == 0 || (secure && !cr.Secure) || cr.Attrs&battr != 0 {
+				continue
+			}
+			if f != campaigns.FormatBanner {
+				return cr, f, campaigns.Size{}
+			}
+			for _, s := range sizes {
+				for _, cs := range cr.Sizes {
+					if cs == s {
+						return cr, f, s
+					}
+				}
+			}
+		}
+	}
+	return nil, 0, campaigns.Size{}
+}
+
+func matchDeal(imp *openrtb2.Imp, c *campaigns.Compiled, seat string) *openrtb2.Deal {
+	if imp.PMP == nil {
+		return nil
+	}
+	for i := range imp.PMP.Deals {
+		d := &imp.PMP.Deals[i]
+		if len(d.WSeat) > 0 && !contains(d.WSeat, seat) {
+			continue
+		}
+		if contains(c.Targeting.Deals, d.ID) {
+			return d
+		}
+	}
+	return nil
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// nextBidID appends a bid id unique across instances: a random per-process
+// prefix and a counter.
+func (s *Server) nextBidID(dst []byte) []byte {
+	dst = append(dst, s.prefix[:]...)
+	return strconv.AppendUint(dst, s.seq.Add(1), 36)
+}
+
+// encode appends the BidResponse JSON for st.bids.
+func (s *Server) encode(dst []byte, st *reqState) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendJSONString(dst, st.req.ID)
+	dst = append(dst, `,"seatbid":[{"seat":`...)
+	dst = appendJSONString(dst, s.cfg.Seat)
+	dst = append(dst, `,"bid":[`...)
+	for i := range st.bids {
+		b := &st.bids[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"id":`...)
+		dst = appendJSONBytes(dst, b.id[:b.idLen])
+		dst = appendStringField(dst, "impid", b.imp.ID)
+		dst = append(dst, `,"price":`...)
+		dst = strconv.AppendFloat(dst, b.price.Float(), 'f', -1, 64)
+		dst = append(dst, `,"adm":`...)
+		dst = appendJSONBytes(dst, st.adm[b.admStart:b.admEnd])
+		dst = appendStringList(dst, "adomain", b.c.ADomain)
+		dst = append(dst, `,"crid":`...)
+		dst = appendJSONBytes(dst, st.adm[b.admEnd:b.cridEnd])
+		dst = appendStringField(dst, "cid", b.c.ID)
+		if len(b.c.Categories) > 0 {
+			dst = appendStringList(dst, "cat", b.c.Categories)
+		}
+		if b.w > 0 && b.h > 0 {
+			dst = appendIntField(dst, "w", b.w)
+			dst = appendIntField(dst, "h", b.h)
+		}
+		if b.dealID != "" {
+			dst = appendStringField(dst, "dealid", b.dealID)
+		}
+		dst = appendIntField(dst, "mtype", int64(b.mtype))
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `]}],"cur":`...)
+	dst = appendJSONString(dst, st.cur)
+	return append(dst, '}')
+}

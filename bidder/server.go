@@ -1,0 +1,275 @@
+package bidder
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kairos-rtb/kairos/campaigns"
+	"github.com/kairos-rtb/kairos/money"
+	"github.com/kairos-rtb/kairos/segments"
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+)
+
+// Header names of the exchange-facing API.
+const (
+	// HeaderDebug on a request ("1") asks for the no-bid reason.
+	HeaderDebug = "X-Kairos-Debug"
+	// HeaderNoBidReason carries the no-bid reason when debugging was asked for.
+	HeaderNoBidReason = "X-Kairos-Nobid-Reason"
+	// HeaderExchange names the exchange a request comes from (alternatively the
+	// query parameter "exchange" on the bid URL).
+	HeaderExchange = "X-Kairos-Exchange"
+)
+
+// Profiles fetches a user's profile and frequency counters in one round trip,
+// giving up when ctx's deadline passes. segments.Lookup implements it.
+type Profiles interface {
+	Get(ctx context.Context, user string, res *segments.Result) error
+}
+
+// Campaigns supplies the current compiled campaign snapshot; never nil.
+type Campaigns interface {
+	Index() *campaigns.Index
+}
+
+// Deps are the bidder's collaborators.
+type Deps struct {
+	Campaigns Campaigns
+	// Profiles may be nil: every request is then decided contextually.
+	Profiles  Profiles
+	Assembler Assembler
+	Metrics   *Metrics
+	Log       *zap.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the exchange-facing HTTP server: POST /openrtb2/bid and GET /healthz.
+type Server struct {
+	cfg    Config
+	deps   Deps
+	rates  *money.Rates
+	now    func() time.Time
+	pool   sync.Pool
+	seq    atomic.Uint64
+	prefix [6]byte
+	srv    *fasthttp.Server
+	ln     net.Listener
+	done   chan error
+	extra  map[string]fasthttp.RequestHandler
+}
+
+// New returns a Server; cfg must have passed Validate.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	rates, err := money.ParseRates(cfg.Rates)
+	if err != nil {
+		return nil, err
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Log == nil {
+		deps.Log = zap.NewNop()
+	}
+	if deps.Assembler == nil {
+		deps.Assembler = SimpleBanner{}
+	}
+	s := &Server{cfg: cfg, deps: deps, rates: rates, now: deps.Now}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	const b32 = "abcdefghijklmnopqrstuvwxyz234567"
+	v := binary.LittleEndian.Uint32(rnd[:])
+	for i := range s.prefix {
+		s.prefix[i] = b32[v&31]
+		v >>= 5
+	}
+	s.pool.New = func() any { return new(reqState) }
+	s.srv = &fasthttp.Server{
+		Handler:                       s.Handler,
+		Name:                          "kairos",
+		MaxRequestBodySize:            cfg.MaxBodyBytes,
+		ReadTimeout:                   30 * time.Second,
+		WriteTimeout:                  5 * time.Second,
+		IdleTimeout:                   2 * time.Minute,
+		NoDefaultDate:                 true,
+		NoDefaultContentType:          true,
+		DisableHeaderNamesNormalizing: false,
+		ReduceMemoryUsage:             false,
+		Logger:                        zapPrintf{deps.Log},
+	}
+	return s, nil
+}
+
+type zapPrintf struct{ l *zap.Logger }
+
+func (z zapPrintf) Printf(format string, args ...any) { z.l.Warn(fmt.Sprintf(format, args...)) }
+
+// Start listens on addr and serves in the background until Stop.
+func (s *Server) Start(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	s.ln = ln
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.srv.Serve(ln) }()
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Stop stops accepting connections and waits for in-flight requests to finish,
+// at most until ctx ends.
+func (s *Server) Stop(ctx context.Context) error {
+	if s.ln == nil {
+		return nil
+	}
+	err := s.srv.ShutdownWithContext(ctx)
+	if serr := <-s.done; serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Handler routes the exchange-facing requests.
+func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
+	switch string(ctx.Path()) {
+	case "/openrtb2/bid":
+		if !ctx.IsPost() {
+			ctx.Response.Header.Set("Allow", "POST")
+			ctx.Error("use POST", fasthttp.StatusMethodNotAllowed)
+			return
+		}
+		s.HandleBid(ctx)
+	case "/healthz":
+		ctx.SetContentType("text/plain")
+		ctx.SetBodyString("ok\n")
+	default:
+		if !s.handleExtra(ctx) {
+			ctx.Error("not found", fasthttp.StatusNotFound)
+		}
+	}
+}
+
+// Route adds a handler for an exact path on the exchange-facing listener (notices,
+// clicks). Call it before Start.
+func (s *Server) Route(path string, h fasthttp.RequestHandler) {
+	if s.extra == nil {
+		s.extra = map[string]fasthttp.RequestHandler{}
+	}
+	s.extra[path] = h
+}
+
+func (s *Server) handleExtra(ctx *fasthttp.RequestCtx) bool {
+	if s.extra == nil {
+		return false
+	}
+	h, ok := s.extra[string(ctx.Path())]
+	if ok {
+		h(ctx)
+	}
+	return ok
+}
+
+// HandleBid answers one OpenRTB bid request.
+func (s *Server) HandleBid(ctx *fasthttp.RequestCtx) {
+	start := s.now()
+	m := s.deps.Metrics
+	if m != nil {
+		m.Requests.Inc()
+	}
+	st := s.pool.Get().(*reqState)
+	defer s.release(st)
+
+	body := ctx.PostBody()
+	if enc := ctx.Request.Header.ContentEncoding(); len(enc) > 0 {
+		switch string(enc) {
+		case "gzip", "x-gzip":
+			var err error
+			st.body, err = gunzip(st.body, body, s.cfg.MaxBodyBytes)
+			if err != nil {
+				s.fail(ctx, err)
+				return
+			}
+			body = st.body
+		case "identity":
+		default:
+			s.fail(ctx, badRequest("unsupported Content-Encoding %q", enc))
+			return
+		}
+	}
+	if err := Decode(body, &st.req); err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	deadline := start.Add(s.cfg.Deadline(st.req.TMax))
+	st.exchange = string(ctx.Request.Header.Peek(HeaderExchange))
+	if st.exchange == "" {
+		st.exchange = string(ctx.QueryArgs().Peek("exchange"))
+	}
+	reason := s.auction(st, start, deadline)
+	if reason == ReasonNone && s.now().After(deadline) {
+		reason = ReasonDeadline
+	}
+	if reason != ReasonNone {
+		s.noBid(ctx, reason)
+	} else {
+		st.out = s.encode(st.out[:0], st)
+		ctx.SetContentType("application/json")
+		ctx.Response.Header.Set("X-Openrtb-Version", "2.6")
+		ctx.SetBody(st.out)
+		if m != nil {
+			m.Bids.Add(float64(len(st.bids)))
+		}
+	}
+	if m != nil {
+		m.Latency.Observe(s.now().Sub(start).Seconds())
+	}
+}
+
+func (s *Server) noBid(ctx *fasthttp.RequestCtx, r Reason) {
+	if m := s.deps.Metrics; m != nil {
+		m.NoBids[r].Inc()
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	if string(ctx.Request.Header.Peek(HeaderDebug)) == "1" {
+		ctx.Response.Header.Set(HeaderNoBidReason, r.String())
+	}
+}
+
+func (s *Server) fail(ctx *fasthttp.RequestCtx, err error) {
+	m := s.deps.Metrics
+	var bad *BadRequestError
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		if m != nil {
+			m.TooLarge.Inc()
+		}
+		ctx.Error("request body too large", fasthttp.StatusRequestEntityTooLarge)
+	case errors.As(err, &bad):
+		if m != nil {
+			m.BadRequests.Inc()
+		}
+		ctx.Error(bad.Reason, fasthttp.StatusBadRequest)
+	default:
+		s.deps.Log.Error("bid request failed", zap.Error(err))
+		ctx.Error("internal error", fasthttp.StatusInternalServerError)
+	}
+}
+
+func (s *Server) release(st *reqState) {
+	st.reset()
+	s.pool.Put(st)
+}
