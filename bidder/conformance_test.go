@@ -168,6 +168,12 @@ func TestLenient(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("lenient request: %d %s %s", status, reason, body)
 	}
+	// Scalars where lists belong.
+	status, reason, body = do(s, `{"id":"s1","cur":"USD","bcat":"IAB25","imp":[{"id":"1","banner":{"w":300,"h":250}}],`+
+		`"site":{"domain":"news.example","cat":"IAB12"},"device":{"geo":{"country":"DEU"}}}`)
+	if status != 200 {
+		t.Fatalf("lenient request: %d %s %s", status, reason, body)
+	}
 	var r openrtb2.BidRequest
 	if err := Decode([]byte(native), &r); err != nil {
 		t.Fatal(err)

@@ -120,7 +120,18 @@ var numericFields = map[string]bool{"bidfloor": true, "w": true, "h": true, "tma
 	"test": true, "private_auction": true, "minduration": true, "maxduration": true, "pos": true,
 	"yob": true, "js": true, "connectiontype": true, "type": true}
 
+// arrayFields are OpenRTB list fields that some exchanges send as one scalar.
+var arrayFields = map[string]bool{"cur": true, "bcat": true, "badv": true, "bapp": true, "wseat": true,
+	"bseat": true, "cat": true, "pagecat": true, "sectioncat": true, "mimes": true, "protocols": true,
+	"battr": true, "api": true, "wlang": true, "adomain": true}
+
 func repair(v any, key string) any {
+	if arrayFields[key] {
+		switch v.(type) {
+		case string, float64:
+			return []any{v}
+		}
+	}
 	switch t := v.(type) {
 	case map[string]any:
 		for k, child := range t {
@@ -144,7 +155,7 @@ func repair(v any, key string) any {
 		return t
 	case []any:
 		for i := range t {
-			t[i] = repair(t[i], key)
+			t[i] = repair(t[i], "")
 		}
 		return t
 	case string:
