@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,26 +37,21 @@ func NewStore(r *storage.Redis) *Store {
 
 // putScript writes campaigns atomically: each ARGV triple is id, expected version
 // (-1 = any), JSON without version. It refuses the whole batch when any expected
-// version is stale, bumps the revision and returns the new versions.
+// version is stale, bumps each version and the revision, and returns the new
+// versions. Versions live in their own hash so the JSON is stored untouched.
 var putScript = redis.NewScript(`
 local n = #ARGV / 3
-local cur = {}
 for i = 0, n - 1 do
   local id, want = ARGV[i*3+1], tonumber(ARGV[i*3+2])
-  local old = redis.call('HGET', KEYS[1], id)
-  local v = 0
-  if old then v = tonumber(cjson.decode(old)['version'] or 0) end
-  if want >= 0 and want ~= v then return redis.error_reply('STALE ' .. id .. ' ' .. v) end
-  cur[i] = v
+  local v = tonumber(redis.call('HGET', KEYS[2], id) or '0')
+  if want >= 0 and want ~= v then return redis.error_reply('STALE ' .. id .. ' is at version ' .. v) end
 end
 local out = {}
 for i = 0, n - 1 do
-  local c = cjson.decode(ARGV[i*3+3])
-  c['version'] = cur[i] + 1
-  redis.call('HSET', KEYS[1], ARGV[i*3+1], cjson.encode(c))
-  out[i+1] = cur[i] + 1
+  redis.call('HSET', KEYS[1], ARGV[i*3+1], ARGV[i*3+3])
+  out[i+1] = redis.call('HINCRBY', KEYS[2], ARGV[i*3+1], 1)
 end
-redis.call('INCR', KEYS[2])
+redis.call('INCR', KEYS[3])
 return out
 `)
 
@@ -80,7 +76,8 @@ func (s *Store) Put(ctx context.Context, cs []Campaign, expect map[string]int64)
 		}
 		args = append(args, c.ID, want, string(b))
 	}
-	res, err := putScript.Run(ctx, s.rdb, []string{s.keys.Campaigns(), s.keys.CampaignsRev()}, args...).Int64Slice()
+	keys := []string{s.keys.Campaigns(), s.keys.CampaignVersions(), s.keys.CampaignsRev()}
+	res, err := putScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
 	if err != nil {
 		if msg := err.Error(); len(msg) > 6 && msg[:6] == "STALE " {
 			return nil, fmt.Errorf("%w: %s", ErrStale, msg[6:])
@@ -93,14 +90,16 @@ func (s *Store) Put(ctx context.Context, cs []Campaign, expect map[string]int64)
 
 // Delete removes a campaign.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	n, err := s.rdb.HDel(ctx, s.keys.Campaigns(), id).Result()
-	if err != nil {
+	pipe := s.rdb.TxPipeline()
+	del := pipe.HDel(ctx, s.keys.Campaigns(), id)
+	pipe.HDel(ctx, s.keys.CampaignVersions(), id)
+	pipe.Incr(ctx, s.keys.CampaignsRev())
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("delete campaign %q: %w", id, err)
 	}
-	if n == 0 {
+	if del.Val() == 0 {
 		return ErrNotFound
 	}
-	s.rdb.Incr(ctx, s.keys.CampaignsRev())
 	s.announce(ctx)
 	return nil
 }
@@ -114,16 +113,18 @@ func (s *Store) announce(ctx context.Context) {
 // Get returns one stored campaign.
 func (s *Store) Get(ctx context.Context, id string) (Campaign, error) {
 	var c Campaign
-	b, err := s.rdb.HGet(ctx, s.keys.Campaigns(), id).Bytes()
-	if errors.Is(err, redis.Nil) {
+	pipe := s.rdb.Pipeline()
+	body := pipe.HGet(ctx, s.keys.Campaigns(), id)
+	ver := pipe.HGet(ctx, s.keys.CampaignVersions(), id)
+	if _, err := pipe.Exec(ctx); errors.Is(err, redis.Nil) {
 		return c, ErrNotFound
-	}
-	if err != nil {
+	} else if err != nil {
 		return c, fmt.Errorf("get campaign %q: %w", id, err)
 	}
-	if err := json.Unmarshal(b, &c); err != nil {
+	if err := json.Unmarshal([]byte(body.Val()), &c); err != nil {
 		return c, fmt.Errorf("decode campaign %q: %w", id, err)
 	}
+	c.Version, _ = ver.Int64()
 	return c, nil
 }
 
@@ -141,6 +142,7 @@ func (s *Store) List(ctx context.Context) ([]Campaign, int64, error) {
 	pipe := s.rdb.Pipeline()
 	revCmd := pipe.Get(ctx, s.keys.CampaignsRev())
 	allCmd := pipe.HGetAll(ctx, s.keys.Campaigns())
+	verCmd := pipe.HGetAll(ctx, s.keys.CampaignVersions())
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, 0, fmt.Errorf("load campaigns: %w", err)
 	}
@@ -151,6 +153,7 @@ func (s *Store) List(ctx context.Context) ([]Campaign, int64, error) {
 		if err := json.Unmarshal([]byte(raw), &c); err != nil {
 			return nil, 0, fmt.Errorf("decode campaign %q: %w", id, err)
 		}
+		c.Version, _ = strconv.ParseInt(verCmd.Val()[id], 10, 64)
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -261,4 +264,122 @@ func (w *Watcher) Stop() {
 		w.cancel()
 	}
 	w.wg.Wait()
+}
+
+// maxAudit bounds the audit list kept in Redis.
+const maxAudit = 10_000
+
+// Change is the outcome of applying one campaign.
+type Change struct {
+	ID      string   `json:"id"`
+	Action  string   `json:"action"` // created, updated, unchanged
+	Version int64    `json:"version"`
+	Changes []string `json:"changes,omitempty"`
+}
+
+// Apply validates and stores cs as one atomic change and records an audit
+// entry per changed campaign under the token's name. expect maps ids to the
+// versions the caller last read (ErrStale when one moved); with dryRun nothing
+// is stored and the changes that would be made are returned.
+func (s *Store) Apply(ctx context.Context, cs []Campaign, expect map[string]int64, token string, dryRun bool) ([]Change, error) {
+	var problems []Problem
+	for i := range cs {
+		problems = append(problems, cs[i].Validate()...)
+	}
+	if len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
+	}
+	changes := make([]Change, len(cs))
+	want := map[string]int64{}
+	var toWrite []Campaign
+	for i := range cs {
+		c := cs[i]
+		old, err := s.Get(ctx, c.ID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			changes[i] = Change{ID: c.ID, Action: "created", Changes: Diff(nil, &c)}
+			want[c.ID] = 0
+		case err != nil:
+			return nil, err
+		default:
+			d := Diff(&old, &c)
+			changes[i] = Change{ID: c.ID, Action: "updated", Version: old.Version, Changes: d}
+			if len(d) == 0 {
+				changes[i].Action = "unchanged"
+			}
+			want[c.ID] = old.Version
+		}
+		if v, ok := expect[c.ID]; ok && v != want[c.ID] {
+			return nil, fmt.Errorf("%w: %s is at version %d, not %d", ErrStale, c.ID, want[c.ID], v)
+		}
+		if changes[i].Action != "unchanged" {
+			toWrite = append(toWrite, c)
+		}
+	}
+	if dryRun || len(toWrite) == 0 {
+		return changes, nil
+	}
+	versions, err := s.Put(ctx, toWrite, want)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	pipe := s.rdb.Pipeline()
+	j := 0
+	for i := range changes {
+		if changes[i].Action == "unchanged" {
+			continue
+		}
+		changes[i].Version = versions[j]
+		j++
+		s.pushAudit(ctx, pipe, AuditEntry{Time: now, Token: token, Action: changes[i].Action,
+			Campaign: changes[i].ID, Version: changes[i].Version, Changes: changes[i].Changes})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return changes, fmt.Errorf("campaigns stored, but the audit trail failed: %w", err)
+	}
+	return changes, nil
+}
+
+func (s *Store) pushAudit(ctx context.Context, pipe redis.Pipeliner, e AuditEntry) {
+	b, _ := json.Marshal(e)
+	pipe.LPush(ctx, s.keys.CampaignsAudit(), b)
+	pipe.LTrim(ctx, s.keys.CampaignsAudit(), 0, maxAudit-1)
+}
+
+// Remove deletes a campaign and records it in the audit trail.
+func (s *Store) Remove(ctx context.Context, id, token string) error {
+	old, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.Delete(ctx, id); err != nil {
+		return err
+	}
+	pipe := s.rdb.Pipeline()
+	s.pushAudit(ctx, pipe, AuditEntry{Time: time.Now().UTC(), Token: token, Action: "deleted",
+		Campaign: id, Version: old.Version})
+	_, err = pipe.Exec(ctx)
+	return err
+}
+
+// Audit returns up to limit audit entries, newest first, for one campaign or
+// (campaign "") for all.
+func (s *Store) Audit(ctx context.Context, campaign string, limit int) ([]AuditEntry, error) {
+	raw, err := s.rdb.LRange(ctx, s.keys.CampaignsAudit(), 0, maxAudit-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read audit trail: %w", err)
+	}
+	out := []AuditEntry{}
+	for _, r := range raw {
+		var e AuditEntry
+		if json.Unmarshal([]byte(r), &e) != nil || (campaign != "" && e.Campaign != campaign) {
+			continue
+		}
+		out = append(out, e)
+		if len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
 }

@@ -139,6 +139,9 @@ type Keys struct {
 // Campaigns is the hash of campaign id → campaign JSON.
 func (k Keys) Campaigns() string { return k.Prefix + "{c}:campaigns" }
 
+// CampaignVersions is the hash of campaign id → version.
+func (k Keys) CampaignVersions() string { return k.Prefix + "{c}:versions" }
+
 // CampaignsRev counts campaign changes; instances resync when it moves.
 func (k Keys) CampaignsRev() string { return k.Prefix + "{c}:rev" }
 
