@@ -1,0 +1,103 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything the kairos binary can be told, from flags with
+// KAIROS_* environment overrides (the environment wins over defaults, a flag
+// given on the command line wins over both).
+type config struct {
+	Listen         string
+	AdminListen    string
+	RedisURL       string
+	RedisPrefix    string
+	AdminToken     string
+	PublicURL      string
+	NoticeSecret   string
+	CampaignsFile  string
+	Seat           string
+	DefaultTmax    time.Duration
+	MaxTmax        time.Duration
+	NetworkReserve time.Duration
+	MaxBodyBytes   int
+	CurrencyRates  string
+	Resync         time.Duration
+	CacheSize      int
+	CacheTTL       time.Duration
+	LogLevel       string
+	ShutdownWait   time.Duration
+}
+
+// parseConfig reads flags from args and overrides from getenv.
+func parseConfig(args []string, getenv func(string) string) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("kairos", flag.ContinueOnError)
+	str := func(p *string, name, env, def, usage string) {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" ("+env+")")
+	}
+	dur := func(p *time.Duration, name, env string, def time.Duration, usage string) error {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a duration such as 100ms", env, v)
+			}
+			def = d
+		}
+		fs.DurationVar(p, name, def, usage+" ("+env+")")
+		return nil
+	}
+	num := func(p *int, name, env string, def int, usage string) error {
+		if v := getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a whole number", env, v)
+			}
+			def = n
+		}
+		fs.IntVar(p, name, def, usage+" ("+env+")")
+		return nil
+	}
+	str(&c.Listen, "listen", "KAIROS_LISTEN", "127.0.0.1:8080", "exchange-facing listen address")
+	str(&c.AdminListen, "admin-listen", "KAIROS_ADMIN_LISTEN", "127.0.0.1:8081", "admin listen address")
+	str(&c.RedisURL, "redis-url", "KAIROS_REDIS_URL", "", "Redis URL: redis://, rediss://, or a cluster with several addr= parameters; empty = embedded in-memory Redis with demo data")
+	str(&c.RedisPrefix, "redis-prefix", "KAIROS_REDIS_PREFIX", "kairos:", "prefix of every Redis key")
+	str(&c.AdminToken, "admin-token", "KAIROS_ADMIN_TOKEN", "", "admin API token, or name:token pairs separated by commas; required with a real Redis")
+	str(&c.PublicURL, "public-url", "KAIROS_PUBLIC_URL", "", "public base URL for notice and click URLs (default http://<listen>)")
+	str(&c.NoticeSecret, "notice-secret", "KAIROS_NOTICE_SECRET", "", "key that signs notice URLs; required with a real Redis")
+	str(&c.CampaignsFile, "campaigns", "KAIROS_CAMPAIGNS", "", "campaign YAML file to validate and store at start")
+	str(&c.Seat, "seat", "KAIROS_SEAT", "kairos", "seat id in bid responses")
+	str(&c.CurrencyRates, "currency-rates", "KAIROS_CURRENCY_RATES", "", "static currency rates, base first: USD=1,EUR=1.08,…")
+	str(&c.LogLevel, "log-level", "KAIROS_LOG_LEVEL", "info", "debug, info, warn or error")
+	for _, err := range []error{
+		dur(&c.DefaultTmax, "default-tmax", "KAIROS_DEFAULT_TMAX", 100*time.Millisecond, "deadline for requests without tmax"),
+		dur(&c.MaxTmax, "max-tmax", "KAIROS_MAX_TMAX", time.Second, "upper bound on any request's tmax"),
+		dur(&c.NetworkReserve, "network-reserve", "KAIROS_NETWORK_RESERVE", 15*time.Millisecond, "time kept back from tmax for the network"),
+		dur(&c.Resync, "campaign-resync", "KAIROS_CAMPAIGN_RESYNC", 5*time.Second, "full campaign reload period (changes arrive at once by pub/sub)"),
+		dur(&c.CacheTTL, "profile-cache-ttl", "KAIROS_PROFILE_CACHE_TTL", time.Second, "how long a looked-up profile is cached in process"),
+		dur(&c.ShutdownWait, "shutdown-wait", "KAIROS_SHUTDOWN_WAIT", 10*time.Second, "how long a graceful stop waits for in-flight requests"),
+		num(&c.MaxBodyBytes, "max-body-bytes", "KAIROS_MAX_BODY_BYTES", 256<<10, "largest bid request body, after decompression"),
+		num(&c.CacheSize, "profile-cache-size", "KAIROS_PROFILE_CACHE_SIZE", 100_000, "profiles cached in process"),
+	} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	return c, nil
+}

@@ -1,0 +1,222 @@
+// Command kairos is the Kairos real-time bidder: it serves OpenRTB bid requests
+// on KAIROS_LISTEN and the admin API on KAIROS_ADMIN_LISTEN. Without
+// KAIROS_REDIS_URL it runs on an embedded in-memory Redis seeded with demo
+// campaigns and profiles.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/kairos-rtb/kairos/admin"
+	"github.com/kairos-rtb/kairos/bidder"
+	"github.com/kairos-rtb/kairos/campaigns"
+	"github.com/kairos-rtb/kairos/demo"
+	"github.com/kairos-rtb/kairos/segments"
+	"github.com/kairos-rtb/kairos/storage"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kairos:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "kairos:", err)
+		os.Exit(1)
+	}
+}
+
+// run wires Kairos together, serves until ctx ends, and stops in reverse order.
+func run(ctx context.Context, cfg *config) error {
+	log, err := newLogger(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // nothing useful to do if stderr is gone
+
+	rdb, err := storage.Open(ctx, storage.Config{URL: cfg.RedisURL, Prefix: cfg.RedisPrefix})
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	demoMode := rdb.Embedded != nil
+	if demoMode {
+		if cfg.AdminToken == "" {
+			cfg.AdminToken = randomHex(16)
+		}
+		if cfg.NoticeSecret == "" {
+			cfg.NoticeSecret = randomHex(32)
+		}
+		log.Info("redis: embedded in-memory redis, seeding demo campaigns and profiles", zap.String("addr", rdb.Embedded.Addr()))
+	} else {
+		if cfg.AdminToken == "" {
+			return errors.New("KAIROS_ADMIN_TOKEN is required with a real Redis (KAIROS_REDIS_URL)")
+		}
+		if cfg.NoticeSecret == "" {
+			return errors.New("KAIROS_NOTICE_SECRET is required with a real Redis (KAIROS_REDIS_URL)")
+		}
+		log.Info("redis: using configured redis; seeding nothing", zap.String("url", rdb.Describe(cfg.RedisURL)), zap.Bool("cluster", rdb.Cluster))
+	}
+	tokens, err := admin.ParseTokens(cfg.AdminToken)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	store := campaigns.NewStore(rdb)
+	profiles := segments.NewStore(rdb, segments.Config{}, log)
+	if demoMode {
+		if err := seedDemo(ctx, store, profiles); err != nil {
+			return err
+		}
+	}
+	if cfg.CampaignsFile != "" {
+		if err := applyFile(ctx, store, cfg.CampaignsFile); err != nil {
+			return err
+		}
+		log.Info("campaign file stored", zap.String("file", cfg.CampaignsFile))
+	}
+
+	watcher := campaigns.NewWatcher(rdb, store, campaigns.WatcherConfig{Resync: cfg.Resync}, log)
+	if err := watcher.Start(ctx); err != nil {
+		return fmt.Errorf("load campaigns: %w", err)
+	}
+	defer watcher.Stop()
+
+	lookup := segments.NewLookup(rdb, segments.Config{CacheSize: cfg.CacheSize, CacheTTL: cfg.CacheTTL}, reg, log)
+	if err := lookup.Start(ctx); err != nil {
+		return fmt.Errorf("start profile lookup: %w", err)
+	}
+	defer lookup.Stop()
+
+	bid, err := bidder.New(bidder.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTmax: cfg.DefaultTmax, MaxTmax: cfg.MaxTmax,
+		NetworkReserve: cfg.NetworkReserve, Seat: cfg.Seat, Rates: cfg.CurrencyRates, PublicURL: cfg.PublicURL,
+	}, bidder.Deps{Campaigns: watcher, Profiles: lookup, Metrics: bidder.NewMetrics(reg), Log: log})
+	if err != nil {
+		return err
+	}
+	adm := admin.New(tokens, pinger{rdb}, reg, log)
+	campAPI := campaigns.NewAPI(store, nil, admin.TokenNameKey)
+	adm.Handle("/v1/campaigns", campAPI.Campaigns)
+	adm.Handle("/v1/campaigns/", campAPI.Campaigns)
+	adm.Handle("/v1/audit", campAPI.Audit)
+	segAPI := segments.NewHandlers(profiles)
+	adm.Handle("/v1/segments/import", segAPI.Import)
+	adm.Handle("/v1/segments/", segAPI.Profile)
+	adm.Handle("/v1/events", segAPI.Events)
+
+	if err := adm.Start(cfg.AdminListen); err != nil {
+		return err
+	}
+	if err := bid.Start(cfg.Listen); err != nil {
+		adm.Stop(context.Background())
+		return err
+	}
+	log.Info("kairos ready", zap.String("listen", bid.Addr()), zap.String("admin", adm.Addr()),
+		zap.Int("campaigns", watcher.Index().Len()), zap.Bool("demo", demoMode))
+	if demoMode {
+		printDemo(bid.Addr(), adm.Addr(), cfg.AdminToken)
+	}
+
+	<-ctx.Done()
+	log.Info("stopping: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
+	defer cancel()
+	if err := bid.Stop(sctx); err != nil {
+		log.Warn("bid listener stop", zap.Error(err))
+	}
+	if err := adm.Stop(sctx); err != nil {
+		log.Warn("admin listener stop", zap.Error(err))
+	}
+	log.Info("stopped")
+	return nil
+}
+
+type pinger struct{ r *storage.Redis }
+
+func (p pinger) Ping(ctx context.Context) error { return p.r.Client.Ping(ctx).Err() }
+
+func applyFile(ctx context.Context, store *campaigns.Store, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("campaign file: %w", err)
+	}
+	defer f.Close()
+	cs, err := campaigns.Parse(path, f)
+	if err != nil {
+		return fmt.Errorf("campaign file rejected, nothing stored:\n%w", err)
+	}
+	_, err = store.Put(ctx, cs, nil)
+	return err
+}
+
+func seedDemo(ctx context.Context, store *campaigns.Store, profiles *segments.Store) error {
+	cs, err := demo.Campaigns()
+	if err != nil {
+		return fmt.Errorf("demo campaigns: %w", err)
+	}
+	if _, err := store.Put(ctx, cs, nil); err != nil {
+		return fmt.Errorf("seed demo campaigns: %w", err)
+	}
+	res, err := profiles.Import(ctx, demo.Profiles())
+	if err != nil {
+		return fmt.Errorf("seed demo profiles: %w", err)
+	}
+	if res.Rejected > 0 {
+		return fmt.Errorf("seed demo profiles: %d rejected: %v", res.Rejected, res.Errors)
+	}
+	return nil
+}
+
+func printDemo(addr, adminAddr, token string) {
+	fmt.Fprintf(os.Stderr, `
+Kairos is running in demo mode (embedded in-memory Redis, demo campaigns and profiles).
+
+Send it a bid request for a demo user in the intent phase:
+
+  %s
+
+Try the other demo users: demo-awareness, demo-consideration, demo-purchased, or any
+unknown id for a contextual bid. Admin API on http://%s with
+  export KAIROS_ADMIN_URL=http://%s KAIROS_ADMIN_TOKEN=%s
+
+`, demo.Curl(addr, "demo-intent"), adminAddr, adminAddr, token)
+}
+
+func newLogger(level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("KAIROS_LOG_LEVEL: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Sampling = nil
+	return zc.Build()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
