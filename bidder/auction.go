@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kairos-rtb/kairos/campaigns"
+	"github.com/kairos-rtb/kairos/creatives"
 	"github.com/kairos-rtb/kairos/money"
 	"github.com/kairos-rtb/kairos/segments"
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -26,7 +27,9 @@ type reqState struct {
 	cands    []*campaigns.Compiled
 	sizes    []campaigns.Size
 	bids     []bidOut
-	ad       AdContext
+	priced   []candidate
+	cimp     creatives.Imp
+	keywords string
 }
 
 // bidOut is one bid, its markup a window into reqState.adm.
@@ -60,7 +63,10 @@ func (st *reqState) reset() {
 	st.sizes = st.sizes[:0]
 	clear(st.bids)
 	st.bids = st.bids[:0]
-	st.ad = AdContext{}
+	clear(st.priced)
+	st.priced = st.priced[:0]
+	st.cimp.Reset()
+	st.keywords = ""
 }
 
 // auction decides the request: it fills st.bids and returns ReasonNone, or
@@ -81,6 +87,7 @@ func (s *Server) auction(st *reqState, now, deadline time.Time) Reason {
 	s.lookupProfile(st, deadline)
 
 	q := campaigns.Query{Country: country(req), Device: device(req), Phase: st.phase}
+	st.keywords = creatives.KeywordsOf(req)
 	domain, bundle, pageCats := inventory(req)
 	best := ReasonNoImps
 	for i := range req.Imp {
@@ -191,6 +198,20 @@ func impFormats(st *reqState, imp *openrtb2.Imp) campaigns.Format {
 	return f
 }
 
+// candidate is a campaign that passed every rule for an impression, priced.
+type candidate struct {
+	c      *campaigns.Compiled
+	cr     *campaigns.CompiledCreative
+	price  money.Micros // CPM in the response currency
+	dealID string
+	size   campaigns.Size
+	format campaigns.Format
+}
+
+// maxAssembleTries bounds how many priced candidates an impression tries when
+// the best one's creative cannot be assembled (native assets, purchased product).
+const maxAssembleTries = 3
+
 // bidImp finds the best campaign for one impression and appends its bid.
 func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, imp *openrtb2.Imp,
 	now time.Time, domain, bundle string, pageCats [3][]string) Reason {
@@ -221,14 +242,7 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 	secure := imp.Secure != nil && *imp.Secure == 1
 	battr := attrBits(imp)
 	reason := ReasonTargeting
-	var (
-		best      *campaigns.Compiled
-		bestCr    *campaigns.CompiledCreative
-		bestPrice money.Micros
-		bestDeal  string
-		bestSize  campaigns.Size
-		bestFmt   campaigns.Format
-	)
+	st.priced = st.priced[:0]
 	for _, c := range st.cands {
 		if !c.InFlight(now) || !c.ExchangeAllowed(st.exchange) ||
 			(domain != "" && !c.DomainAllowed(domain)) || (bundle != "" && !c.DomainAllowed(bundle)) ||
@@ -272,18 +286,33 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 			reason = maxReason(reason, ReasonFloor)
 			continue
 		}
-		if best == nil || price > bestPrice {
-			best, bestCr, bestPrice, bestDeal, bestSize, bestFmt = c, cr, price, dealID, size, fmtChosen
+		st.priced = append(st.priced, candidate{c: c, cr: cr, price: price, dealID: dealID, size: size, format: fmtChosen})
+	}
+	for try := 0; try < maxAssembleTries && len(st.priced) > 0; try++ {
+		best := 0
+		for i := 1; i < len(st.priced); i++ {
+			if st.priced[i].price > st.priced[best].price {
+				best = i
+			}
 		}
+		cand := st.priced[best]
+		if s.appendBid(st, imp, &cand) {
+			return ReasonNone
+		}
+		reason = maxReason(reason, ReasonCreative)
+		st.priced[best] = st.priced[len(st.priced)-1]
+		st.priced = st.priced[:len(st.priced)-1]
 	}
-	if best == nil {
-		return reason
-	}
-	b := bidOut{imp: imp, c: best, cr: bestCr, price: bestPrice, dealID: bestDeal}
-	b.idLen = copy(b.id[:], s.nextBidID(b.id[:0]))
-	switch bestFmt {
+	return reason
+}
+
+// appendBid assembles the candidate's creative and appends the bid; false
+// means the creative cannot serve this impression for this user.
+func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) bool {
+	b := bidOut{imp: imp, c: cand.c, cr: cand.cr, price: cand.price, dealID: cand.dealID}
+	switch cand.format {
 	case campaigns.FormatBanner:
-		b.w, b.h, b.mtype = int64(bestSize.W), int64(bestSize.H), openrtb2.MarkupBanner
+		b.w, b.h, b.mtype = int64(cand.size.W), int64(cand.size.H), openrtb2.MarkupBanner
 	case campaigns.FormatNative:
 		b.mtype = openrtb2.MarkupNative
 	case campaigns.FormatVideo:
@@ -292,23 +321,28 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 			b.w, b.h = *v.W, *v.H
 		}
 	}
-	st.ad = AdContext{Campaign: best, Creative: bestCr, Format: bestFmt, W: int(b.w), H: int(b.h),
-		Imp: imp, Req: req, Secure: secure, BidID: b.id[:b.idLen]}
+	if err := st.cimp.FromOpenRTB(imp, cand.format, cand.size.W, cand.size.H); err != nil {
+		return false
+	}
+	st.cimp.Keywords = st.keywords
+	b.idLen = copy(b.id[:], s.nextBidID(b.id[:0]))
+	st.cimp.BidID = unsafeString(b.id[:b.idLen])
+	var prof *segments.Profile
 	if st.known {
-		st.ad.Profile = &st.res.Profile
+		prof = &st.res.Profile
 	}
 	b.admStart = len(st.adm)
-	adm, err := s.deps.Assembler.Assemble(st.adm, &st.ad)
+	adm, v, err := s.deps.Assembler.Assemble(st.adm, cand.c, cand.cr, prof, &st.cimp)
 	if err != nil {
 		st.adm = st.adm[:b.admStart]
-		return ReasonCreative
+		return false
 	}
 	st.adm = adm
 	b.admEnd = len(st.adm)
-	st.adm = s.deps.Assembler.AppendCrid(st.adm, &st.ad)
+	st.adm = v.AppendCrid(st.adm)
 	b.cridEnd = len(st.adm)
 	st.bids = append(st.bids, b)
-	return ReasonNone
+	return true
 }
 
 func maxReason(a, b Reason) Reason {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kairos-rtb/kairos/campaigns"
+	"github.com/kairos-rtb/kairos/creatives"
 	"github.com/kairos-rtb/kairos/money"
 	"github.com/kairos-rtb/kairos/segments"
 	"github.com/valyala/fasthttp"
@@ -83,7 +84,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Log = zap.NewNop()
 	}
 	if deps.Assembler == nil {
-		deps.Assembler = SimpleBanner{}
+		deps.Assembler = creatives.NewAssembler(creatives.Config{}, creatives.HashChooser{})
 	}
 	s := &Server{cfg: cfg, deps: deps, rates: rates, now: deps.Now}
 	var rnd [4]byte
