@@ -8,6 +8,7 @@ import (
 	"github.com/kairos-rtb/kairos/campaigns"
 	"github.com/kairos-rtb/kairos/creatives"
 	"github.com/kairos-rtb/kairos/money"
+	"github.com/kairos-rtb/kairos/pacing"
 	"github.com/kairos-rtb/kairos/segments"
 	"github.com/prebid/openrtb/v20/openrtb2"
 )
@@ -30,6 +31,21 @@ type reqState struct {
 	priced   []candidate
 	cimp     creatives.Imp
 	keywords string
+	urls     []byte
+	user     string
+	rng      uint64
+	now      time.Time
+}
+
+// rand returns the next number of the request's xorshift sequence, for pacing
+// participation draws.
+func (st *reqState) rand() uint64 {
+	x := st.rng
+	x ^= x << 13
+	x ^= x >> 7
+	x ^= x << 17
+	st.rng = x
+	return x
 }
 
 // bidOut is one bid, its markup a window into reqState.adm.
@@ -44,8 +60,12 @@ type bidOut struct {
 	admStart int
 	admEnd   int
 	cridEnd  int // crid is adm[admEnd:cridEnd]
-	id       [16]byte
+	id       [128]byte
 	idLen    int
+	res      pacing.Reservation
+	reserved bool
+	// nurl, burl and lurl are windows [start,end) into reqState.urls.
+	nurl, burl, lurl [2]int
 }
 
 func (st *reqState) reset() {
@@ -67,6 +87,8 @@ func (st *reqState) reset() {
 	st.priced = st.priced[:0]
 	st.cimp.Reset()
 	st.keywords = ""
+	st.urls = st.urls[:0]
+	st.user = ""
 }
 
 // auction decides the request: it fills st.bids and returns ReasonNone, or
@@ -109,10 +131,10 @@ func (s *Server) lookupProfile(st *reqState, deadline time.Time) {
 	if s.deps.Profiles == nil {
 		return
 	}
-	if ok, _ := tmpPersonal(&st.req); !ok {
+	if ok, _ := segments.Personal(&st.req); !ok {
 		return
 	}
-	user := tmpResolveUser(&st.req)
+	user := segments.ResolveUser(&st.req)
 	if user == "" {
 		return
 	}
@@ -129,6 +151,7 @@ func (s *Server) lookupProfile(st *reqState, deadline time.Time) {
 	if st.res.Found {
 		st.known = true
 		st.phase = st.res.Profile.Phase
+		st.user = user
 	}
 }
 
@@ -203,6 +226,7 @@ type candidate struct {
 	c      *campaigns.Compiled
 	cr     *campaigns.CompiledCreative
 	price  money.Micros // CPM in the response currency
+	cpm    money.Micros // CPM in the campaign currency
 	dealID string
 	size   campaigns.Size
 	format campaigns.Format
@@ -286,7 +310,12 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 			reason = maxReason(reason, ReasonFloor)
 			continue
 		}
-		st.priced = append(st.priced, candidate{c: c, cr: cr, price: price, dealID: dealID, size: size, format: fmtChosen})
+		if s.deps.Pacer != nil && !s.deps.Pacer.Allow(c, st.rand()) {
+			reason = maxReason(reason, ReasonPacing)
+			continue
+		}
+		st.priced = append(st.priced, candidate{c: c, cr: cr, price: price, cpm: c.Prices[st.phase],
+			dealID: dealID, size: size, format: fmtChosen})
 	}
 	for try := 0; try < maxAssembleTries && len(st.priced) > 0; try++ {
 		best := 0
@@ -296,19 +325,21 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 			}
 		}
 		cand := st.priced[best]
-		if s.appendBid(st, imp, &cand) {
+		r := s.appendBid(st, imp, &cand)
+		if r == ReasonNone {
 			return ReasonNone
 		}
-		reason = maxReason(reason, ReasonCreative)
+		reason = maxReason(reason, r)
 		st.priced[best] = st.priced[len(st.priced)-1]
 		st.priced = st.priced[:len(st.priced)-1]
 	}
 	return reason
 }
 
-// appendBid assembles the candidate's creative and appends the bid; false
-// means the creative cannot serve this impression for this user.
-func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) bool {
+// appendBid reserves the candidate's price from its budget, assembles its
+// creative and appends the bid with its signed notice URLs. Any other result
+// than ReasonNone means this candidate cannot bid (and holds no reservation).
+func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Reason {
 	b := bidOut{imp: imp, c: cand.c, cr: cand.cr, price: cand.price, dealID: cand.dealID}
 	switch cand.format {
 	case campaigns.FormatBanner:
@@ -322,10 +353,29 @@ func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) boo
 		}
 	}
 	if err := st.cimp.FromOpenRTB(imp, cand.format, cand.size.W, cand.size.H); err != nil {
-		return false
+		return ReasonCreative
 	}
 	st.cimp.Keywords = st.keywords
-	b.idLen = copy(b.id[:], s.nextBidID(b.id[:0]))
+	var n pacing.Notice
+	if p := s.deps.Pacer; p != nil {
+		res, why := p.Reserve(cand.c, cand.cpm, st.now)
+		if why != pacing.ReasonNone {
+			return ReasonPacing
+		}
+		b.res, b.reserved = res, true
+		id := append(b.id[:0], cand.c.ID...)
+		id = append(id, '.')
+		id = res.AppendBidID(id)
+		b.idLen = copy(b.id[:], id) // ids fit: campaign ≤ 63 bytes, holder and sequence ≤ 40
+		res.Fill(&n)
+		n.ImpID, n.Price, n.Currency = imp.ID, cand.price, st.cur
+		n.Phase, n.Exchange, n.User = uint8(st.phase), st.exchange, st.user
+		n.CreativeID = cand.cr.ID
+		st.cimp.ClickURL = s.appendURL(st, pacing.KindClick, &n)
+		st.cimp.ImpURL = s.appendURL(st, pacing.KindImp, &n)
+	} else {
+		b.idLen = len(s.nextBidID(b.id[:0]))
+	}
 	st.cimp.BidID = unsafeString(b.id[:b.idLen])
 	var prof *segments.Profile
 	if st.known {
@@ -335,14 +385,46 @@ func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) boo
 	adm, v, err := s.deps.Assembler.Assemble(st.adm, cand.c, cand.cr, prof, &st.cimp)
 	if err != nil {
 		st.adm = st.adm[:b.admStart]
-		return false
+		if b.reserved {
+			s.deps.Pacer.Cancel(&b.res)
+		}
+		return ReasonCreative
 	}
 	st.adm = adm
 	b.admEnd = len(st.adm)
 	st.adm = v.AppendCrid(st.adm)
 	b.cridEnd = len(st.adm)
+	if b.reserved {
+		n.CreativeID = unsafeString(st.adm[b.admEnd:b.cridEnd])
+		b.nurl = s.urlWindow(st, pacing.KindWin, &n)
+		b.burl = s.urlWindow(st, pacing.KindBill, &n)
+		b.lurl = s.urlWindow(st, pacing.KindLoss, &n)
+	}
 	st.bids = append(st.bids, b)
-	return true
+	return ReasonNone
+}
+
+// appendURL appends a signed notice URL to st.urls and returns it as a string
+// valid until the request is released (st.urls only grows within a request,
+// so earlier URLs stay intact).
+func (s *Server) appendURL(st *reqState, kind pacing.Kind, n *pacing.Notice) string {
+	w := s.urlWindow(st, kind, n)
+	return unsafeString(st.urls[w[0]:w[1]])
+}
+
+func (s *Server) urlWindow(st *reqState, kind pacing.Kind, n *pacing.Notice) [2]int {
+	start := len(st.urls)
+	st.urls = s.deps.Signer.AppendNoticeURL(st.urls, kind, s.cfg.PublicURL, n)
+	return [2]int{start, len(st.urls)}
+}
+
+// cancelBids returns the reservations of bids that will not be sent.
+func (s *Server) cancelBids(st *reqState) {
+	for i := range st.bids {
+		if st.bids[i].reserved {
+			s.deps.Pacer.Cancel(&st.bids[i].res)
+		}
+	}
 }
 
 func maxReason(a, b Reason) Reason {
@@ -491,6 +573,14 @@ func (s *Server) encode(dst []byte, st *reqState) []byte {
 			dst = appendStringField(dst, "dealid", b.dealID)
 		}
 		dst = appendIntField(dst, "mtype", int64(b.mtype))
+		if b.reserved {
+			dst = append(dst, `,"nurl":`...)
+			dst = appendJSONBytes(dst, st.urls[b.nurl[0]:b.nurl[1]])
+			dst = append(dst, `,"burl":`...)
+			dst = appendJSONBytes(dst, st.urls[b.burl[0]:b.burl[1]])
+			dst = append(dst, `,"lurl":`...)
+			dst = appendJSONBytes(dst, st.urls[b.lurl[0]:b.lurl[1]])
+		}
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `]}],"cur":`...)

@@ -8,15 +8,15 @@ import (
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string literal. It escapes what JSON
-// requires plus <, > and & (so markup inside adm cannot close a surrounding
-// script), and replaces invalid UTF-8.
+// requires (quote, backslash, control characters) plus U+2028/U+2029, and
+// replaces invalid UTF-8; markup in adm stays readable and small.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if c >= 0x20 && c != '"' && c != '\\' {
 				i++
 				continue
 			}

@@ -1,11 +1,15 @@
 package bidder
 
 import (
+	"reflect"
+
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/bytedance/sonic"
+	"github.com/prebid/openrtb/v20/openrtb2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -14,6 +18,7 @@ import (
 	"github.com/kairos-rtb/kairos/campaigns"
 	"github.com/kairos-rtb/kairos/creatives"
 	"github.com/kairos-rtb/kairos/money"
+	"github.com/kairos-rtb/kairos/pacing"
 	"github.com/kairos-rtb/kairos/segments"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -36,6 +41,16 @@ type Profiles interface {
 	Get(ctx context.Context, user string, res *segments.Result) error
 }
 
+// Pacer spends campaign budgets on the bid path; pacing.Pacer implements it.
+type Pacer interface {
+	ObserveRequest(now time.Time)
+	Allow(c *campaigns.Compiled, rnd uint64) bool
+	Reserve(c *campaigns.Compiled, cpm money.Micros, now time.Time) (pacing.Reservation, pacing.Reason)
+	Cancel(r *pacing.Reservation) bool
+}
+
+var _ Pacer = (*pacing.Pacer)(nil)
+
 // Campaigns supplies the current compiled campaign snapshot; never nil.
 type Campaigns interface {
 	Index() *campaigns.Index
@@ -47,8 +62,12 @@ type Deps struct {
 	// Profiles may be nil: every request is then decided contextually.
 	Profiles  Profiles
 	Assembler Assembler
-	Metrics   *Metrics
-	Log       *zap.Logger
+	// Pacer and Signer, when set, reserve budget for every bid and sign its
+	// notice URLs; both or neither.
+	Pacer   Pacer
+	Signer  *pacing.Signer
+	Metrics *Metrics
+	Log     *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -83,8 +102,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Log == nil {
 		deps.Log = zap.NewNop()
 	}
+	if (deps.Pacer == nil) != (deps.Signer == nil) {
+		return nil, errors.New("bidder: Pacer and Signer go together")
+	}
+	if deps.Signer != nil && cfg.PublicURL == "" {
+		return nil, errors.New("KAIROS_PUBLIC_URL: required to sign notice URLs")
+	}
 	if deps.Assembler == nil {
 		deps.Assembler = creatives.NewAssembler(creatives.Config{}, creatives.HashChooser{})
+	}
+	// sonic compiles its decoder for a type on first use, which would make the
+	// first requests miss their deadline: compile it now.
+	if err := sonic.Pretouch(reflect.TypeOf(openrtb2.BidRequest{})); err != nil {
+		return nil, fmt.Errorf("prepare JSON decoder: %w", err)
 	}
 	s := &Server{cfg: cfg, deps: deps, rates: rates, now: deps.Now}
 	var rnd [4]byte
@@ -216,6 +246,11 @@ func (s *Server) HandleBid(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	deadline := start.Add(s.cfg.Deadline(st.req.TMax))
+	st.now = start
+	st.rng = s.seq.Add(1)*0x9E3779B97F4A7C15 ^ uint64(start.UnixNano()) | 1
+	if s.deps.Pacer != nil {
+		s.deps.Pacer.ObserveRequest(start)
+	}
 	st.exchange = string(ctx.Request.Header.Peek(HeaderExchange))
 	if st.exchange == "" {
 		st.exchange = string(ctx.QueryArgs().Peek("exchange"))
@@ -223,6 +258,7 @@ func (s *Server) HandleBid(ctx *fasthttp.RequestCtx) {
 	reason := s.auction(st, start, deadline)
 	if reason == ReasonNone && s.now().After(deadline) {
 		reason = ReasonDeadline
+		s.cancelBids(st)
 	}
 	if reason != ReasonNone {
 		s.noBid(ctx, reason)

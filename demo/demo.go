@@ -30,7 +30,7 @@ var Users = [...]string{"demo-awareness", "demo-consideration", "demo-intent", "
 // for the given user id.
 func BidRequest(id, user string) string {
 	return fmt.Sprintf(`{"id":%q,"at":1,"tmax":100,"cur":["USD"],`+
-		`"imp":[{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5,"bidfloorcur":"USD","secure":1}],`+
+		`"imp":[{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5,"bidfloorcur":"USD"}],`+
 		`"site":{"domain":"news.example","page":"https://news.example/sport/running","keywords":"running,trail"},`+
 		`"device":{"ua":"Mozilla/5.0 (X11; Linux x86_64)","ip":"203.0.113.7","devicetype":2,"geo":{"country":"DEU"}},`+
 		`"user":{"buyeruid":%q}}`, id, user)

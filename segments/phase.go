@@ -39,3 +39,23 @@ func ParsePhase(s string) (Phase, error) {
 
 // PhaseNames returns the phase names in journey order.
 func PhaseNames() []string { return phaseNames[:] }
+
+// MarshalText encodes the phase as its name.
+func (p Phase) MarshalText() ([]byte, error) {
+	if p >= NumPhases {
+		return nil, fmt.Errorf("invalid phase %d", uint8(p))
+	}
+	return []byte(phaseNames[p]), nil
+}
+
+// UnmarshalText decodes a phase name.
+func (p *Phase) UnmarshalText(b []byte) error {
+	for i, n := range phaseNames {
+		if n == string(b) {
+			*p = Phase(i)
+			return nil
+		}
+	}
+	_, err := ParsePhase(string(b))
+	return err
+}

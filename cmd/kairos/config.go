@@ -31,6 +31,7 @@ type config struct {
 	CacheTTL       time.Duration
 	LogLevel       string
 	ShutdownWait   time.Duration
+	ClockSpeed     float64
 }
 
 // parseConfig reads flags from args and overrides from getenv.
@@ -90,6 +91,15 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 			return nil, err
 		}
 	}
+	speed := 1.0
+	if v := getenv("KAIROS_CLOCK_SPEED"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return nil, fmt.Errorf("KAIROS_CLOCK_SPEED: %q is not a positive number", v)
+		}
+		speed = f
+	}
+	fs.Float64Var(&c.ClockSpeed, "clock-speed", speed, "simulated time speed for time-compressed tests; 1 = real time (KAIROS_CLOCK_SPEED)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -14,11 +14,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/kairos-rtb/kairos/admin"
 	"github.com/kairos-rtb/kairos/bidder"
 	"github.com/kairos-rtb/kairos/campaigns"
+	"github.com/kairos-rtb/kairos/creatives"
 	"github.com/kairos-rtb/kairos/demo"
+	"github.com/kairos-rtb/kairos/pacing"
 	"github.com/kairos-rtb/kairos/segments"
 	"github.com/kairos-rtb/kairos/storage"
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,10 +101,6 @@ func run(ctx context.Context, cfg *config) error {
 	}
 
 	watcher := campaigns.NewWatcher(rdb, store, campaigns.WatcherConfig{Resync: cfg.Resync}, log)
-	if err := watcher.Start(ctx); err != nil {
-		return fmt.Errorf("load campaigns: %w", err)
-	}
-	defer watcher.Stop()
 
 	lookup := segments.NewLookup(rdb, segments.Config{CacheSize: cfg.CacheSize, CacheTTL: cfg.CacheTTL}, reg, log)
 	if err := lookup.Start(ctx); err != nil {
@@ -109,15 +108,65 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	defer lookup.Stop()
 
-	bid, err := bidder.New(bidder.Config{
-		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTmax: cfg.DefaultTmax, MaxTmax: cfg.MaxTmax,
-		NetworkReserve: cfg.NetworkReserve, Seat: cfg.Seat, Rates: cfg.CurrencyRates, PublicURL: cfg.PublicURL,
-	}, bidder.Deps{Campaigns: watcher, Profiles: lookup, Metrics: bidder.NewMetrics(reg), Log: log})
+	clock := pacing.Clock(pacing.SystemClock{})
+	if cfg.ClockSpeed != 1 {
+		clock = pacing.NewScaledClock(time.Now(), cfg.ClockSpeed)
+		log.Warn("simulated clock: time runs faster than real time (tests only)", zap.Float64("speed", cfg.ClockSpeed))
+	}
+	pcfg := pacing.Config{}
+	if demoMode {
+		pcfg.InitialParticipation = 1 // the printed curl must bid at once
+	}
+	pacer, err := pacing.New(pcfg, pacing.Deps{Redis: rdb.Client, Keys: rdb.Keys, Campaigns: watcher,
+		Clock: clock, Log: log, Registerer: reg})
 	if err != nil {
 		return err
 	}
+	assembler := creatives.NewAssembler(creatives.Config{}, creatives.HashChooser{})
+	watcher.OnChange = func(ix *campaigns.Index) {
+		assembler.PrepareIndex(ix) // compile creative templates off the bid path
+		pacer.Warm(clock.Now())
+	}
+	if err := watcher.Start(ctx); err != nil {
+		return fmt.Errorf("load campaigns: %w", err)
+	}
+	defer watcher.Stop()
+	if err := pacer.Start(ctx); err != nil {
+		return fmt.Errorf("start pacing: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
+		defer cancel()
+		if err := pacer.Stop(sctx); err != nil {
+			log.Warn("pacing stop: leases not returned; they come back after their expiry", zap.Error(err))
+		}
+	}()
+	signer, err := pacing.NewSigner([]byte(cfg.NoticeSecret))
+	if err != nil {
+		return fmt.Errorf("KAIROS_NOTICE_SECRET: %w", err)
+	}
+	notices, err := pacing.NewNotices(pacing.NoticesConfig{Grace: pacer.Config().Grace}, pacing.NoticesDeps{
+		Signer: signer, Ledger: pacer.Ledger(), Campaigns: watcher, Clock: clock, Frequency: frequency{profiles},
+		Log: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	notices.Start()
+	defer notices.Stop(context.Background())
+
+	bid, err := bidder.New(bidder.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTmax: cfg.DefaultTmax, MaxTmax: cfg.MaxTmax,
+		NetworkReserve: cfg.NetworkReserve, Seat: cfg.Seat, Rates: cfg.CurrencyRates, PublicURL: cfg.PublicURL,
+	}, bidder.Deps{Campaigns: watcher, Profiles: lookup, Pacer: pacer, Signer: signer, Assembler: assembler,
+		Metrics: bidder.NewMetrics(reg), Log: log, Now: clock.Now})
+	if err != nil {
+		return err
+	}
+	bid.Route("/notice/", notices.Handler)
 	adm := admin.New(tokens, pinger{rdb}, reg, log)
-	campAPI := campaigns.NewAPI(store, nil, admin.TokenNameKey)
+	campAPI := campaigns.NewAPI(store, pacingStates{pacer}, admin.TokenNameKey)
+	adm.Handle("/v1/pacing", pacer.ServeAdmin)
+	adm.Handle("/v1/pacing/", pacer.ServeAdmin)
 	adm.Handle("/v1/campaigns", campAPI.Campaigns)
 	adm.Handle("/v1/campaigns/", campAPI.Campaigns)
 	adm.Handle("/v1/audit", campAPI.Audit)
@@ -152,6 +201,19 @@ func run(ctx context.Context, cfg *config) error {
 	log.Info("stopped")
 	return nil
 }
+
+// frequency adapts the profile store to the pacing package's counter.
+type frequency struct{ s *segments.Store }
+
+func (f frequency) IncrFrequency(ctx context.Context, user, campaignID string, window time.Duration, now time.Time) error {
+	_, err := f.s.IncrFrequency(ctx, user, campaignID, window, now)
+	return err
+}
+
+// pacingStates serves a campaign's pacing state to the campaign API.
+type pacingStates struct{ p *pacing.Pacer }
+
+func (p pacingStates) PacingState(id string) (any, bool) { return p.p.State(id) }
 
 type pinger struct{ r *storage.Redis }
 

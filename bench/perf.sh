@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Reproduces the README performance table: Kairos against the decode-only baseline
+# server, on the same generated corpus, each server pinned to one core and the load
+# generator to another.
+#
+#   bench/perf.sh                      # 10s per run
+#   PERF_DURATION=3s bench/perf.sh     # short mode
+#
+# Steps: build kairos-bench and cmd/kairos; write the corpus once; for the baseline
+# and then Kairos (embedded demo mode, no Redis): start the server on core
+# PERF_SERVER_CPU, run a closed-loop attack from core PERF_LOAD_CPU and sample the
+# server's CPU use, so the table shows the server (not the load generator) was the
+# bottleneck; then an open-loop run of both servers at half of Kairos's maximum
+# rate for latency. Results land in PERF_OUT (default out/perf) as JSON, text
+# reports and perf.md.
+#
+# Settings (environment): PERF_DURATION (10s; seconds "Ns" or minutes "Nm"),
+# PERF_OUT (out/perf), PERF_WORKERS (64, requests in flight in closed loop),
+# PERF_CORPUS (10000 requests), PERF_SEED (1), PERF_AUCTION (none; first or
+# second also fire notices at Kairos), PERF_SERVER_CPU (0), PERF_LOAD_CPU (1).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+DURATION=${PERF_DURATION:-10s}
+OUT=${PERF_OUT:-out/perf}
+WORKERS=${PERF_WORKERS:-64}
+CORPUS_N=${PERF_CORPUS:-10000}
+SEED=${PERF_SEED:-1}
+AUCTION=${PERF_AUCTION:-none}
+SERVER_CPU=${PERF_SERVER_CPU:-0}
+LOAD_CPU=${PERF_LOAD_CPU:-1}
+BASE_ADDR=127.0.0.1:18090
+KAIROS_ADDR=127.0.0.1:18080
+KAIROS_ADMIN=127.0.0.1:18081
+
+case "$DURATION" in
+  *s) SECS=${DURATION%s} ;;
+  *m) SECS=$(( ${DURATION%m} * 60 )) ;;
+  *) echo "perf: PERF_DURATION must look like 10s or 2m, not $DURATION" >&2; exit 2 ;;
+esac
+[[ "$SECS" =~ ^[0-9]+$ && "$SECS" -ge 2 ]] || { echo "perf: PERF_DURATION must be at least 2s" >&2; exit 2; }
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PIN=1
+if ! command -v taskset >/dev/null; then
+  echo "perf: taskset not found: servers and load generator are NOT pinned; ratios are less trustworthy" >&2
+  PIN=0
+elif [ "$(nproc)" -lt 2 ]; then
+  echo "perf: fewer than 2 CPUs: cannot pin server and load generator apart" >&2
+  PIN=0
+fi
+pin() { local cpu=$1; shift; if [ "$PIN" = 1 ]; then taskset -c "$cpu" "$@"; else "$@"; fi; }
+
+# healthy URL SECONDS waits until URL answers 200.
+healthy() {
+  local url=$1 deadline=$((SECONDS + $2))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null)" = 200 ]; then return 0; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# cpu_ticks PID prints the user+system clock ticks the process has used.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
+mkdir -p "$OUT"
+echo "== building"
+go build -o "$OUT/kairos-bench" ./cmd/kairos-bench
+BENCH="$OUT/kairos-bench"
+KAIROS_BIN=""
+if [ -f cmd/kairos/main.go ]; then
+  if go build -o "$OUT/kairos" ./cmd/kairos 2>"$OUT/kairos-build.log"; then
+    KAIROS_BIN="$OUT/kairos"
+  else
+    echo "perf: cmd/kairos does not build (see $OUT/kairos-build.log); Kairos rows are skipped" >&2
+  fi
+else
+  echo "perf: cmd/kairos does not exist yet; Kairos rows are skipped" >&2
+fi
+
+echo "== corpus: $CORPUS_N generated requests, seed $SEED"
+rm -rf "$OUT/corpus"
+"$BENCH" corpus -n "$CORPUS_N" -seed "$SEED" -o "$OUT/corpus" 2>/dev/null
+
+# attack LABEL ADDR RATE [PID] runs one attack from the load core; with PID it
+# samples that server's CPU use over the middle of the run into $OUT/LABEL.cpu.
+attack() {
+  local label=$1 addr=$2 rate=$3 pid=${4:-}
+  pin "$LOAD_CPU" "$BENCH" attack -target "$addr" -rate "$rate" -workers "$WORKERS" \
+    -duration "$DURATION" -corpus "$OUT/corpus" -seed "$SEED" -auction "$AUCTION" \
+    -label "$label" -output "$OUT/$label.json" >"$OUT/$label.txt" 2>"$OUT/$label.log" &
+  local apid=$!
+  if [ -n "$pid" ]; then
+    sleep 1
+    local t0 s0 t1 s1
+    t0=$(cpu_ticks "$pid"); s0=$(date +%s.%N)
+    sleep $((SECS - 1 > 1 ? SECS - 2 : 1))
+    t1=$(cpu_ticks "$pid"); s1=$(date +%s.%N)
+    awk -v t="$((t1 - t0))" -v hz="$HZ" -v s0="$s0" -v s1="$s1" \
+      'BEGIN { printf "%.0f\n", 100 * t / hz / (s1 - s0) }' >"$OUT/$label.cpu"
+  fi
+  wait "$apid" || { echo "perf: attack $label failed:" >&2; cat "$OUT/$label.log" >&2; exit 1; }
+}
+get() { "$BENCH" report -get "$1" "$OUT/$2.json"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "-" }'; }
+fmt() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
+
+# start_baseline / start_kairos start a server pinned to the server core.
+start_baseline() {
+  pin "$SERVER_CPU" "$BENCH" baseline -listen "$BASE_ADDR" 2>"$OUT/baseline-server.log" &
+  SERVER_PID=$!; pids+=("$SERVER_PID")
+  healthy "http://$BASE_ADDR/healthz" 10 || { echo "perf: baseline did not start:" >&2; cat "$OUT/baseline-server.log" >&2; exit 1; }
+}
+start_kairos() {
+  env -u KAIROS_REDIS_URL KAIROS_LISTEN="$KAIROS_ADDR" KAIROS_ADMIN_LISTEN="$KAIROS_ADMIN" \
+    KAIROS_PUBLIC_URL="http://$KAIROS_ADDR" \
+    taskset -c "$SERVER_CPU" "$KAIROS_BIN" >"$OUT/kairos-server.log" 2>&1 &
+  SERVER_PID=$!; pids+=("$SERVER_PID")
+  healthy "http://$KAIROS_ADDR/healthz" 60 || { echo "perf: Kairos did not become healthy:" >&2; tail -20 "$OUT/kairos-server.log" >&2; exit 1; }
+}
+stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
+
+echo "== baseline, closed loop, $DURATION"
+start_baseline
+attack baseline-max "$BASE_ADDR" 0 "$SERVER_PID"
+stop_server
+BASE_QPS=$(get throughput baseline-max)
+BASE_CPU=$(cat "$OUT/baseline-max.cpu")
+echo "baseline: $(printf '%.0f' "$BASE_QPS") req/s, server CPU ${BASE_CPU}% of one core"
+
+if [ -n "$KAIROS_BIN" ]; then
+  echo "== Kairos, closed loop, $DURATION"
+  start_kairos
+  attack kairos-max "$KAIROS_ADDR" 0 "$SERVER_PID"
+  KAIROS_QPS=$(get throughput kairos-max)
+  KAIROS_CPU=$(cat "$OUT/kairos-max.cpu")
+  echo "Kairos:   $(printf '%.0f' "$KAIROS_QPS") req/s, server CPU ${KAIROS_CPU}% of one core"
+  HALF=$(awk -v q="$KAIROS_QPS" 'BEGIN { printf "%d", q / 2 }')
+  echo "== Kairos, open loop at $HALF req/s, $DURATION"
+  attack kairos-open "$KAIROS_ADDR" "$HALF"
+  stop_server
+  echo "== baseline, open loop at $HALF req/s, $DURATION"
+  start_baseline
+  attack baseline-open "$BASE_ADDR" "$HALF"
+  stop_server
+fi
+
+{
+  echo "Load generator on core $LOAD_CPU, server on core $SERVER_CPU (pinned: $([ "$PIN" = 1 ] && echo yes || echo no)),"
+  echo "$CORPUS_N generated requests (seed $SEED), $DURATION per run, $WORKERS requests in flight in closed loop."
+  echo
+  if [ -n "$KAIROS_BIN" ]; then
+    echo "| | baseline (decode only) | Kairos | Kairos/baseline |"
+    echo "|---|---:|---:|---:|"
+    echo "| max throughput, req/s on one core | $(printf '%.0f' "$BASE_QPS") | $(printf '%.0f' "$KAIROS_QPS") | $(ratio "$BASE_QPS" "$KAIROS_QPS") |"
+    echo "| server CPU during max run | ${BASE_CPU}% | ${KAIROS_CPU}% | |"
+    for q in p50 p99 p999; do
+      b=$(get "${q}_ms" baseline-open); k=$(get "${q}_ms" kairos-open)
+      name=$q; [ "$q" = p999 ] && name=p99.9
+      echo "| $name latency at $HALF req/s, ms | $(fmt "$b") | $(fmt "$k") | $(ratio "$b" "$k") |"
+    done
+    echo "| bid rate at $HALF req/s | $(fmt "$(get bid_rate baseline-open)") | $(fmt "$(get bid_rate kairos-open)") | |"
+  else
+    echo "| | baseline (decode only) |"
+    echo "|---|---:|"
+    echo "| max throughput, req/s on one core | $(printf '%.0f' "$BASE_QPS") |"
+    echo "| server CPU during max run | ${BASE_CPU}% |"
+    echo
+    echo "Kairos rows skipped: cmd/kairos is missing or does not build."
+  fi
+} | tee "$OUT/perf.md"
+
+if [ "${BASE_CPU:-0}" -lt 90 ]; then
+  echo "perf: WARNING: the baseline server used only ${BASE_CPU}% of its core: the load generator, not the server, may be the bottleneck" >&2
+fi
+echo "details: $OUT/*.txt, compare with: $BENCH compare $OUT/baseline-max.json $OUT/kairos-max.json"

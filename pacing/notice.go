@@ -1,0 +1,336 @@
+package pacing
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"hash"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/kairos-rtb/kairos/money"
+	"github.com/valyala/fasthttp"
+)
+
+// Notice verification errors; the notice handlers map them to 400, 403 and 410.
+var (
+	// ErrMalformed: a required parameter is missing or unreadable.
+	ErrMalformed = errors.New("malformed notice")
+	// ErrForged: the signature does not match the parameters.
+	ErrForged = errors.New("forged notice")
+	// ErrExpired: the notice URL is past its expiry.
+	ErrExpired = errors.New("expired notice")
+	// ErrWeakSecret: the notice secret is shorter than 16 bytes.
+	ErrWeakSecret = errors.New("notice secret shorter than 16 bytes")
+)
+
+// Kind is the kind of a notice URL; it is part of what is signed, so a loss
+// URL cannot be turned into a win URL.
+type Kind uint8
+
+// The notice kinds, each served on /notice/<name>.
+const (
+	// KindWin is the OpenRTB nurl.
+	KindWin Kind = iota + 1
+	// KindBill is the OpenRTB burl.
+	KindBill
+	// KindLoss is the OpenRTB lurl.
+	KindLoss
+	// KindClick is the click-through URL.
+	KindClick
+	// KindImp is the impression pixel placed in the ad markup.
+	KindImp
+)
+
+var kindNames = [...]string{"", "win", "bill", "loss", "click", "imp"}
+
+// String returns the kind's path name ("win", "bill", …).
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && k > 0 {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// KindOf returns the kind with the given path name.
+func KindOf(name string) (Kind, bool) {
+	for i := 1; i < len(kindNames); i++ {
+		if kindNames[i] == name {
+			return Kind(i), true
+		}
+	}
+	return 0, false
+}
+
+// NoticePath is the path prefix of every notice URL.
+const NoticePath = "/notice/"
+
+// Macros the exchange substitutes in notice URLs; they are left literally in
+// the URL.
+const (
+	// MacroAuctionPrice is replaced by the clearing price (win, bill, imp).
+	MacroAuctionPrice = "${AUCTION_PRICE}"
+	// MacroAuctionLoss is replaced by the loss reason code (loss).
+	MacroAuctionLoss = "${AUCTION_LOSS}"
+)
+
+// Notice is what a signed notice URL carries. Every field is signed. Strings
+// returned by Signer.Verify point into the request and are valid only until
+// the request is released; use Clone to keep them.
+type Notice struct {
+	// Kind is the URL's kind (from its path; not a query parameter).
+	Kind Kind
+	// Holder and Seq identify the reservation: the lease holder (instance)
+	// that reserved it and its sequence number within the campaign. Together
+	// with CampaignID they are the bid's identity (see AppendBidID).
+	Holder string
+	Seq    uint64
+	// CampaignID, CreativeID and ImpID say what was bid.
+	CampaignID, CreativeID, ImpID string
+	// Day is the campaign-local day ("YYYY-MM-DD") whose lease holds the reservation.
+	Day string
+	// Reserved is the per-impression reservation in the campaign's currency, micros.
+	Reserved money.Micros
+	// Price is the bid price (CPM, micros) in Currency, the bid response
+	// currency in which the exchange reports the clearing price.
+	Price    money.Micros
+	Currency string
+	// WindowEnd is when the reservation is released without a notice (Unix
+	// seconds); Expiry is when the URL stops being accepted (Unix seconds).
+	WindowEnd, Expiry int64
+	// Phase is the user's purchase phase at bid time, for reports.
+	Phase uint8
+	// Exchange names the exchange, for reports and price decoding.
+	Exchange string
+	// User is an opaque user key for frequency capping. Set it only when the
+	// bid was personalised with consent: it travels in the URL.
+	User string
+}
+
+// Clone returns a copy of n whose strings do not point into a request.
+func (n *Notice) Clone() Notice {
+	c := *n
+	c.Holder = string([]byte(n.Holder))
+	c.CampaignID = string([]byte(n.CampaignID))
+	c.CreativeID = string([]byte(n.CreativeID))
+	c.ImpID = string([]byte(n.ImpID))
+	c.Day = string([]byte(n.Day))
+	c.Currency = string([]byte(n.Currency))
+	c.Exchange = string([]byte(n.Exchange))
+	c.User = string([]byte(n.User))
+	return c
+}
+
+// AppendBidID appends the bid's identity "<holder>.<seq in hex>" to dst.
+func (n *Notice) AppendBidID(dst []byte) []byte { return appendBidID(dst, n.Holder, n.Seq) }
+
+func appendBidID(dst []byte, holder string, seq uint64) []byte {
+	dst = append(dst, holder...)
+	dst = append(dst, '.')
+	return strconv.AppendUint(dst, seq, 16)
+}
+
+// sigLen is the length of the truncated HMAC-SHA256 tag: 128 bits.
+const sigLen = 16
+
+// Signer signs and verifies notice URLs with HMAC-SHA256 under a secret
+// (KAIROS_NOTICE_SECRET). Every instance must share the secret so that any
+// instance can verify any instance's URLs. A Signer is safe for concurrent use.
+type Signer struct {
+	pool sync.Pool
+}
+
+type signState struct {
+	mac hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
+}
+
+// NewSigner returns a Signer for secret, which must be at least 16 bytes.
+func NewSigner(secret []byte) (*Signer, error) {
+	if len(secret) < 16 {
+		return nil, ErrWeakSecret
+	}
+	key := append([]byte(nil), secret...)
+	s := &Signer{}
+	s.pool.New = func() any {
+		return &signState{mac: hmac.New(sha256.New, key), buf: make([]byte, 0, 256)}
+	}
+	return s, nil
+}
+
+// tag computes the truncated MAC of st.buf into st.sum[:sigLen].
+func (st *signState) tag() []byte {
+	st.mac.Reset()
+	st.mac.Write(st.buf)
+	return st.mac.Sum(st.sum[:0])[:sigLen]
+}
+
+// field adds one length-prefixed value to the signed payload, so that no
+// value can bleed into its neighbour.
+func field(buf []byte, v []byte) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(v)))
+	return append(buf, v...)
+}
+
+// AppendNoticeURL appends the signed notice URL of kind for n to dst:
+// <base>/notice/<kind>?b=…&c=…&…&s=<signature>, followed by
+// &price=${AUCTION_PRICE} (win, bill, imp) or &loss=${AUCTION_LOSS} (loss).
+// base is the public base URL (KAIROS_PUBLIC_URL) without a trailing slash.
+// It does not allocate once dst has room.
+func (s *Signer) AppendNoticeURL(dst []byte, kind Kind, base string, n *Notice) []byte {
+	st := s.pool.Get().(*signState)
+	buf := append(st.buf[:0], byte(kind))
+	dst = append(dst, base...)
+	dst = append(dst, NoticePath...)
+	dst = append(dst, kind.String()...)
+
+	// Each value is appended to the URL, and its unescaped bytes to the payload.
+	str := func(dst []byte, name, v string) []byte {
+		dst = append(dst, name...)
+		dst = appendQueryEscape(dst, v)
+		buf = binary.AppendUvarint(buf, uint64(len(v)))
+		buf = append(buf, v...)
+		return dst
+	}
+	num := func(dst []byte, name string, v int64, b int) []byte {
+		dst = append(dst, name...)
+		i := len(dst)
+		dst = strconv.AppendInt(dst, v, b)
+		buf = field(buf, dst[i:])
+		return dst
+	}
+	dst = append(dst, "?b="...)
+	i := len(dst)
+	dst = appendBidID(dst, n.Holder, n.Seq) // holder is [a-z0-9-], no escaping needed
+	buf = field(buf, dst[i:])
+	dst = str(dst, "&c=", n.CampaignID)
+	dst = str(dst, "&i=", n.ImpID)
+	dst = str(dst, "&cr=", n.CreativeID)
+	dst = str(dst, "&d=", n.Day)
+	dst = num(dst, "&r=", int64(n.Reserved), 10)
+	dst = num(dst, "&p=", int64(n.Price), 10)
+	dst = str(dst, "&cur=", n.Currency)
+	dst = num(dst, "&e=", n.WindowEnd, 10)
+	dst = num(dst, "&x=", n.Expiry, 10)
+	dst = num(dst, "&ph=", int64(n.Phase), 10)
+	dst = str(dst, "&ex=", n.Exchange)
+	if n.User != "" {
+		dst = str(dst, "&u=", n.User)
+	} else {
+		buf = append(buf, 0)
+	}
+	st.buf = buf
+	dst = append(dst, "&s="...)
+	dst = base64.RawURLEncoding.AppendEncode(dst, st.tag())
+	s.pool.Put(st)
+	switch kind {
+	case KindLoss:
+		dst = append(dst, "&loss="...)
+		dst = append(dst, MacroAuctionLoss...)
+	case KindWin, KindBill, KindImp:
+		dst = append(dst, "&price="...)
+		dst = append(dst, MacroAuctionPrice...)
+	}
+	return dst
+}
+
+// Verify checks a notice URL's query arguments for kind and returns its
+// notice: ErrMalformed for missing or unreadable parameters, ErrForged when
+// the signature does not match (compared in constant time), ErrExpired when
+// the URL is past its expiry at now. The notice's strings point into args.
+func (s *Signer) Verify(kind Kind, args *fasthttp.Args, now time.Time) (Notice, error) {
+	var n Notice
+	n.Kind = kind
+	sig := args.Peek("s")
+	if base64.RawURLEncoding.DecodedLen(len(sig)) != sigLen {
+		return n, ErrMalformed
+	}
+	var got [sigLen + 2]byte
+	if _, err := base64.RawURLEncoding.Decode(got[:], sig); err != nil {
+		return n, ErrMalformed
+	}
+	st := s.pool.Get().(*signState)
+	defer s.pool.Put(st)
+	buf := append(st.buf[:0], byte(kind))
+	malformed := false
+	str := func(name string, required bool) string {
+		v := args.Peek(name)
+		if required && len(v) == 0 {
+			malformed = true
+		}
+		buf = field(buf, v)
+		return b2s(v)
+	}
+	num := func(name string) int64 {
+		v := args.Peek(name)
+		buf = field(buf, v)
+		x, err := strconv.ParseInt(b2s(v), 10, 64)
+		if err != nil || x < 0 {
+			malformed = true
+		}
+		return x
+	}
+	bid := str("b", true)
+	n.CampaignID = str("c", true)
+	n.ImpID = str("i", false)
+	n.CreativeID = str("cr", false)
+	n.Day = str("d", true)
+	n.Reserved = money.Micros(num("r"))
+	n.Price = money.Micros(num("p"))
+	n.Currency = str("cur", false)
+	n.WindowEnd = num("e")
+	n.Expiry = num("x")
+	ph := num("ph")
+	n.Exchange = str("ex", false)
+	n.User = str("u", false)
+	st.buf = buf
+	if malformed || ph > 255 || n.Price <= 0 {
+		return n, ErrMalformed
+	}
+	n.Phase = uint8(ph)
+	dot := -1
+	for i := len(bid) - 1; i >= 0; i-- {
+		if bid[i] == '.' {
+			dot = i
+			break
+		}
+	}
+	if dot <= 0 {
+		return n, ErrMalformed
+	}
+	seq, err := strconv.ParseUint(bid[dot+1:], 16, 64)
+	if err != nil {
+		return n, ErrMalformed
+	}
+	n.Holder, n.Seq = bid[:dot], seq
+	if !hmac.Equal(st.tag(), got[:sigLen]) {
+		return n, ErrForged
+	}
+	if now.Unix() >= n.Expiry {
+		return n, ErrExpired
+	}
+	return n, nil
+}
+
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// appendQueryEscape appends v escaped for a URL query value.
+func appendQueryEscape(dst []byte, v string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~':
+			dst = append(dst, c)
+		default:
+			dst = append(dst, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return dst
+}

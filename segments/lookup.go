@@ -1,0 +1,533 @@
+package segments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/kairos-rtb/kairos/storage"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// fcCount is one frequency counter: impressions of a campaign in one window bucket.
+type fcCount struct {
+	campaign string
+	bucket   int64
+	n        int64
+}
+
+// Result is the answer to one lookup. Reuse one Result per request (Reset it,
+// or let Get do so): it keeps its buffers, so a warm Result costs no allocation.
+// Everything in it is valid until the next Reset or Get; copy to keep.
+type Result struct {
+	// Profile is the user's profile when Found; its phase has decay applied as of
+	// the lookup.
+	Profile Profile
+	// Found reports whether the user has a profile. Frequency counters are
+	// available (via Count) whether or not a profile was found.
+	Found bool
+	// Cached reports whether the answer came from the local cache.
+	Cached bool
+
+	fc        []fcCount
+	interests []string
+	purchased []string
+	rec       record
+}
+
+// Reset clears r for reuse, keeping its buffers.
+func (r *Result) Reset() {
+	r.Profile = Profile{}
+	r.Found = false
+	r.Cached = false
+	clear(r.fc)
+	r.fc = r.fc[:0]
+	clear(r.interests)
+	r.interests = r.interests[:0]
+	clear(r.purchased)
+	r.purchased = r.purchased[:0]
+	r.rec.reset()
+}
+
+// Count returns the impressions recorded for campaignID in the frequency window
+// containing now (windows are fixed buckets of unix time / window, as written
+// by Store.IncrFrequency). It does not allocate.
+func (r *Result) Count(campaignID string, window time.Duration, now time.Time) int {
+	b := now.Unix() / windowSeconds(window)
+	for i := range r.fc {
+		if c := &r.fc[i]; c.bucket == b && c.campaign == campaignID {
+			return int(c.n)
+		}
+	}
+	return 0
+}
+
+func windowSeconds(w time.Duration) int64 {
+	return max(int64(w/time.Second), 1)
+}
+
+// fill copies e into r.
+func (r *Result) fill(e *entry, user string, d *Decay, now time.Time) {
+	r.Found = e.found
+	r.fc = append(r.fc[:0], e.fc...)
+	if !e.found {
+		return
+	}
+	e.rec.fill(&r.Profile, user, d, now)
+	r.interests = append(r.interests[:0], e.rec.interests...)
+	r.purchased = append(r.purchased[:0], e.rec.purchased...)
+	r.Profile.Interests = r.interests
+	r.Profile.Purchased = r.purchased
+}
+
+// appendCounts parses HGETALL field/value pairs into dst, skipping malformed ones.
+func appendCounts(dst []fcCount, m map[string]string) []fcCount {
+	for k, v := range m {
+		i := strings.LastIndexByte(k, ':')
+		if i <= 0 {
+			continue
+		}
+		b, err1 := strconv.ParseInt(k[i+1:], 10, 64)
+		n, err2 := strconv.ParseInt(v, 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		dst = append(dst, fcCount{campaign: k[:i], bucket: b, n: n})
+	}
+	return dst
+}
+
+// Request states; a request is owned by whoever moves it out of pending.
+const (
+	statePending int32 = iota
+	stateAbandoned
+	stateDone
+)
+
+// request is one lookup waiting for Redis. It is pooled: Get owns it until it is
+// queued; then the batcher and Get race to move it out of pending — Get to
+// abandon it on its deadline, the worker to complete it — and the loser of the
+// race releases it.
+type request struct {
+	key   []byte // "<p key><fc key>"
+	pkey  string // aliases key
+	fckey string // aliases key
+	state atomic.Int32
+	done  chan struct{}
+	timer *time.Timer
+	gen   uint64
+
+	// Set by the worker before done.
+	val   string
+	found bool
+	fc    map[string]string
+	err   error
+}
+
+// worker runs one pipeline at a time; there are MaxInFlight of them.
+type worker struct {
+	run   chan struct{}
+	batch []*request
+	gets  []*redis.StringCmd
+	fcs   []*redis.MapStringStringCmd
+}
+
+// Lookup answers profile lookups at bid time: a bounded local cache in front of
+// Redis, where concurrent misses are coalesced into pipelines (GET profile +
+// HGETALL counters per user, one round trip per batch). Start it before use.
+type Lookup struct {
+	rdb     redis.UniversalClient // lookups, with the short RedisTimeout where possible
+	sub     redis.UniversalClient // pub/sub
+	keys    storage.Keys
+	channel string
+	cfg     Config
+	log     *zap.Logger
+	now     func() time.Time
+	m       *metrics
+	cache   *cache // nil when disabled
+
+	queue   chan *request
+	idle    chan *worker
+	workers []*worker
+	pool    sync.Pool
+
+	running  atomic.Bool
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	pubsub   *redis.PubSub
+
+	// onInvalidate, if set before Start, sees each invalidation message after
+	// it has been applied (tests wait on it).
+	onInvalidate func(payload string)
+}
+
+// NewLookup returns a Lookup on r. cfg should have passed Validate; invalid
+// values fall back to defaults. Metrics are registered on reg (nil: none).
+func NewLookup(r *storage.Redis, cfg Config, reg prometheus.Registerer, log *zap.Logger) *Lookup {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = zap.NewNop()
+	}
+	l := &Lookup{
+		rdb:     r.Client,
+		sub:     r.Client,
+		keys:    r.Keys,
+		channel: invalidateChannel(r.Keys),
+		cfg:     cfg,
+		log:     log,
+		now:     time.Now,
+		stop:    make(chan struct{}),
+	}
+	if c, ok := r.Client.(*redis.Client); ok {
+		// A stuck Redis must not hold the in-flight slots for the default 3s.
+		l.rdb = c.WithTimeout(cfg.RedisTimeout)
+	}
+	var entries func() float64
+	if cfg.CacheSize > 0 {
+		l.cache = newCache(cfg.CacheSize)
+		entries = func() float64 { return float64(l.cache.len()) }
+	}
+	l.m = newMetrics(reg, entries)
+	l.pool.New = func() any {
+		t := time.NewTimer(time.Hour)
+		t.Stop()
+		return &request{done: make(chan struct{}, 1), timer: t}
+	}
+	return l
+}
+
+// invalidateChannel is the pub/sub channel carrying changed user ids.
+func invalidateChannel(k storage.Keys) string { return k.Prefix + "segments:invalidate" }
+
+// Start subscribes to cache invalidations (when the cache is enabled) and
+// starts the batcher and its workers. Get fails with ErrUnavailable before
+// Start and after Stop.
+func (l *Lookup) Start(ctx context.Context) error {
+	if l.cache != nil {
+		ps := l.sub.Subscribe(ctx, l.channel)
+		// Wait for the confirmation so that changes made after Start returns
+		// are seen.
+		if _, err := ps.Receive(ctx); err != nil {
+			ps.Close()
+			return fmt.Errorf("subscribe %s: %w", l.channel, err)
+		}
+		l.pubsub = ps
+		ch := ps.Channel(redis.WithChannelSize(1024))
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for msg := range ch {
+				l.invalidate(msg.Payload)
+				if l.onInvalidate != nil {
+					l.onInvalidate(msg.Payload)
+				}
+			}
+		}()
+	}
+	l.queue = make(chan *request, l.cfg.MaxQueue)
+	l.idle = make(chan *worker, l.cfg.MaxInFlight)
+	for range l.cfg.MaxInFlight {
+		w := &worker{run: make(chan struct{}, 1)}
+		l.workers = append(l.workers, w)
+		l.idle <- w
+		l.wg.Add(1)
+		go l.work(w)
+	}
+	l.wg.Add(1)
+	go l.batch()
+	l.running.Store(true)
+	return nil
+}
+
+// Stop ends the background goroutines and waits for them. Lookups still queued
+// fail with ErrUnavailable.
+func (l *Lookup) Stop() {
+	l.stopOnce.Do(func() {
+		l.running.Store(false)
+		close(l.stop)
+		if l.pubsub != nil {
+			l.pubsub.Close()
+		}
+		l.wg.Wait()
+	})
+}
+
+// invalidate handles one invalidation message: user ids separated by newlines,
+// or "*" for everything.
+func (l *Lookup) invalidate(payload string) {
+	l.m.invalidations.Inc()
+	if payload == "*" {
+		l.cache.flush()
+		return
+	}
+	for payload != "" {
+		u, rest, _ := strings.Cut(payload, "\n")
+		if u != "" {
+			l.cache.invalidate(u)
+		}
+		payload = rest
+	}
+}
+
+// Forget drops user from this instance's cache at once; other instances learn
+// of changes through the invalidation channel.
+func (l *Lookup) Forget(user string) {
+	if l.cache != nil {
+		l.cache.invalidate(user)
+	}
+}
+
+// Get looks user up and fills res. It returns nil whether or not a profile
+// exists (see res.Found); ErrTimeout when ctx ends first (or, without a
+// deadline, after Config.Timeout); ErrOverloaded when too many lookups are
+// waiting; ErrUnavailable (wrapping the cause) when Redis fails. On error res
+// is reset and the caller decides without the profile. A cache hit does not
+// allocate.
+func (l *Lookup) Get(ctx context.Context, user string, res *Result) error {
+	now := l.now()
+	res.Reset()
+	if user == "" {
+		return nil
+	}
+	if l.cache != nil {
+		if e := l.cache.get(user, now.UnixNano()); e != nil {
+			res.fill(e, user, &l.cfg.Decay, now)
+			res.Cached = true
+			l.m.hit.Inc()
+			l.m.latency.Observe(l.now().Sub(now).Seconds())
+			return nil
+		}
+	}
+	err := l.fetch(ctx, user, res, now)
+	switch {
+	case err == nil:
+		l.m.miss.Inc()
+	case errors.Is(err, ErrTimeout):
+		l.m.timeout.Inc()
+	case errors.Is(err, ErrOverloaded):
+		l.m.overloaded.Inc()
+	default:
+		l.m.errors.Inc()
+	}
+	if err != nil {
+		res.Reset()
+	}
+	l.m.latency.Observe(l.now().Sub(now).Seconds())
+	return err
+}
+
+func (l *Lookup) fetch(ctx context.Context, user string, res *Result, now time.Time) error {
+	if !l.running.Load() {
+		return ErrUnavailable
+	}
+	if ctx.Err() != nil {
+		return ErrTimeout
+	}
+	r := l.pool.Get().(*request)
+	r.key = l.keys.AppendUser(r.key[:0], user, "p")
+	n := len(r.key)
+	r.key = l.keys.AppendUser(r.key, user, "fc")
+	// The key strings alias r.key, which does not change until r is released.
+	r.pkey = unsafe.String(&r.key[0], n)
+	r.fckey = unsafe.String(&r.key[n], len(r.key)-n)
+	if l.cache != nil {
+		r.gen = l.cache.generation(user)
+	}
+	r.state.Store(statePending)
+	select {
+	case l.queue <- r:
+	default:
+		l.release(r)
+		return ErrOverloaded
+	}
+
+	var expired <-chan time.Time
+	if _, ok := ctx.Deadline(); !ok {
+		r.timer.Reset(l.cfg.Timeout)
+		expired = r.timer.C
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(statePending, stateAbandoned) {
+			r.timer.Stop()
+			return ErrTimeout
+		}
+		<-r.done // completed meanwhile; its signal is on the way
+	case <-expired:
+		if r.state.CompareAndSwap(statePending, stateAbandoned) {
+			return ErrTimeout
+		}
+		<-r.done
+	}
+	if expired != nil {
+		r.timer.Stop()
+	}
+	defer l.release(r)
+	if r.err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, r.err)
+	}
+	if l.cache == nil {
+		res.Found = r.found
+		res.fc = appendCounts(res.fc[:0], r.fc)
+		if r.found {
+			if err := decodeRecord(r.val, &res.rec); err != nil {
+				return fmt.Errorf("decode profile of %q: %w", user, err)
+			}
+			res.rec.fill(&res.Profile, user, &l.cfg.Decay, now)
+		}
+		return nil
+	}
+	e := &entry{found: r.found, fc: appendCounts(nil, r.fc)}
+	ttl := l.cfg.NegativeTTL
+	if r.found {
+		if err := decodeRecord(r.val, &e.rec); err != nil {
+			return fmt.Errorf("decode profile of %q: %w", user, err)
+		}
+		ttl = l.cfg.CacheTTL
+	}
+	e.expires = now.Add(ttl).UnixNano()
+	l.cache.put(user, r.gen, e, now.UnixNano())
+	res.fill(e, user, &l.cfg.Decay, now)
+	return nil
+}
+
+// release returns r to the pool.
+func (l *Lookup) release(r *request) {
+	r.val, r.fc, r.err, r.found = "", nil, nil, false
+	r.pkey, r.fckey = "", ""
+	l.pool.Put(r)
+}
+
+// complete hands a finished request to its Get, or releases it if Get gave up.
+func (l *Lookup) complete(r *request) {
+	if r.state.CompareAndSwap(statePending, stateDone) {
+		r.done <- struct{}{}
+		return
+	}
+	l.release(r)
+}
+
+// batch is the batcher goroutine. It sends a lookup as soon as a worker is
+// free, so a lightly loaded Lookup adds no latency; while every worker is
+// busy, lookups pile up in the queue and leave together in the next pipeline.
+func (l *Lookup) batch() {
+	defer l.wg.Done()
+	defer func() {
+		for _, w := range l.workers {
+			close(w.run)
+		}
+		l.failQueued()
+	}()
+	for {
+		var first *request
+		select {
+		case <-l.stop:
+			return
+		case first = <-l.queue:
+		}
+		var w *worker
+		select {
+		case <-l.stop:
+			l.fail(first)
+			return
+		case w = <-l.idle:
+		}
+		b := w.batch[:0]
+		if first.state.Load() == statePending {
+			b = append(b, first)
+		} else {
+			l.release(first)
+		}
+	fill:
+		for len(b) < l.cfg.MaxBatch {
+			select {
+			case r := <-l.queue:
+				if r.state.Load() == statePending {
+					b = append(b, r)
+				} else {
+					l.release(r) // its Get timed out while it waited
+				}
+			default:
+				break fill
+			}
+		}
+		w.batch = b
+		if len(b) == 0 {
+			l.idle <- w
+			continue
+		}
+		w.run <- struct{}{}
+	}
+}
+
+// fail completes r with ErrUnavailable.
+func (l *Lookup) fail(r *request) {
+	r.err = ErrUnavailable
+	l.complete(r)
+}
+
+func (l *Lookup) failQueued() {
+	for {
+		select {
+		case r := <-l.queue:
+			l.fail(r)
+		default:
+			return
+		}
+	}
+}
+
+// work runs pipelines for w until the batcher closes w.run.
+func (l *Lookup) work(w *worker) {
+	defer l.wg.Done()
+	for range w.run {
+		l.exec(w)
+		l.idle <- w
+	}
+}
+
+// exec sends w's batch in one pipeline and completes its requests.
+func (l *Lookup) exec(w *worker) {
+	// Deadlines are the callers' business: each Get stops waiting on its own,
+	// and RedisTimeout bounds how long a stuck pipeline holds this worker.
+	ctx := context.Background()
+	pipe := l.rdb.Pipeline()
+	for _, r := range w.batch {
+		w.gets = append(w.gets, pipe.Get(ctx, r.pkey))
+		w.fcs = append(w.fcs, pipe.HGetAll(ctx, r.fckey))
+	}
+	_, _ = pipe.Exec(ctx) // errors are read per command below
+	l.m.batchSize.Observe(float64(len(w.batch)))
+	for i, r := range w.batch {
+		g, f := w.gets[i], w.fcs[i]
+		switch err := g.Err(); err {
+		case nil:
+			r.val, r.found = g.Val(), true
+		case redis.Nil:
+		default:
+			r.err = err
+		}
+		if r.err == nil {
+			if err := f.Err(); err != nil && err != redis.Nil {
+				r.err = err
+			} else {
+				r.fc = f.Val()
+			}
+		}
+		l.complete(r)
+	}
+	clear(w.batch)
+	clear(w.gets)
+	clear(w.fcs)
+	w.batch, w.gets, w.fcs = w.batch[:0], w.gets[:0], w.fcs[:0]
+}
