@@ -2,6 +2,7 @@ package bidder
 
 import (
 	"reflect"
+	"strings"
 
 	"context"
 	"crypto/rand"
@@ -194,8 +195,9 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// Route adds a handler for an exact path on the exchange-facing listener (notices,
-// clicks). Call it before Start.
+// Route adds a handler on the exchange-facing listener (notices, clicks) for an
+// exact path, or for every path under it when it ends in "/". Call it before
+// Start.
 func (s *Server) Route(path string, h fasthttp.RequestHandler) {
 	if s.extra == nil {
 		s.extra = map[string]fasthttp.RequestHandler{}
@@ -204,14 +206,14 @@ func (s *Server) Route(path string, h fasthttp.RequestHandler) {
 }
 
 func (s *Server) handleExtra(ctx *fasthttp.RequestCtx) bool {
-	if s.extra == nil {
-		return false
+	path := string(ctx.Path())
+	for prefix, h := range s.extra {
+		if path == prefix || (strings.HasSuffix(prefix, "/") && strings.HasPrefix(path, prefix)) {
+			h(ctx)
+			return true
+		}
 	}
-	h, ok := s.extra[string(ctx.Path())]
-	if ok {
-		h(ctx)
-	}
-	return ok
+	return false
 }
 
 // HandleBid answers one OpenRTB bid request.

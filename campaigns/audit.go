@@ -70,7 +70,7 @@ func flatten(c *Campaign) map[string]any {
 	out := map[string]any{}
 	var walk func(prefix string, v any)
 	walk = func(prefix string, v any) {
-		if mm, ok := v.(map[string]any); ok && len(mm) > 0 {
+		if mm, ok := v.(map[string]any); ok {
 			for k, child := range mm {
 				walk(strings.TrimPrefix(prefix+"."+k, "."), child)
 			}
@@ -80,6 +80,9 @@ func flatten(c *Campaign) map[string]any {
 			for i, child := range list {
 				walk(fmt.Sprintf("creatives[%d]", i), child)
 			}
+			return
+		}
+		if l, ok := v.([]any); v == nil || (ok && len(l) == 0) {
 			return
 		}
 		out[prefix] = v

@@ -464,13 +464,25 @@ func BenchmarkLookupGetRedis(b *testing.B) {
 	ctx := context.Background()
 	s := NewStore(r, Config{}, nil)
 	const users = 1000
+	names := make([]string, users)
 	for i := range users {
-		if err := s.Put(ctx, Profile{User: fmt.Sprint("u-", i), Phase: PhaseIntent, Product: Product{ID: "sku-1", Name: "Trail Runner 2"}}, time.Hour); err != nil {
+		names[i] = fmt.Sprint("u-", i)
+		if err := s.Put(ctx, Profile{User: names[i], Phase: PhaseIntent, Product: Product{ID: "sku-1", Name: "Trail Runner 2"}}, time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}
+	for _, inFlight := range []int{1, 2, 4} {
+		b.Run(fmt.Sprint("inflight=", inFlight), func(b *testing.B) {
+			benchGetRedis(b, r, names, Config{CacheSize: -1, MaxInFlight: inFlight})
+		})
+	}
+}
+
+func benchGetRedis(b *testing.B, r *storage.Redis, names []string, cfg Config) {
+	ctx := context.Background()
+	users := len(names)
 	reg := prometheus.NewRegistry()
-	l := startLookup(b, r, Config{CacheSize: -1}, reg)
+	l := startLookup(b, r, cfg, reg)
 	var errs atomic.Int64
 	var seq atomic.Int64
 	b.SetParallelism(16)
@@ -482,7 +494,7 @@ func BenchmarkLookupGetRedis(b *testing.B) {
 		for pb.Next() {
 			i++
 			c, cancel := context.WithTimeout(ctx, time.Second)
-			if err := l.Get(c, fmt.Sprint("u-", i%users), &res); err != nil {
+			if err := l.Get(c, names[i%users], &res); err != nil {
 				errs.Add(1)
 			}
 			cancel()

@@ -32,6 +32,8 @@ type config struct {
 	LogLevel       string
 	ShutdownWait   time.Duration
 	ClockSpeed     float64
+	// ready, if set (tests), is called with the listen addresses once serving.
+	ready func(bidAddr, adminAddr string)
 }
 
 // parseConfig reads flags from args and overrides from getenv.

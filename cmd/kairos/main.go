@@ -146,7 +146,7 @@ func run(ctx context.Context, cfg *config) error {
 		return fmt.Errorf("KAIROS_NOTICE_SECRET: %w", err)
 	}
 	notices, err := pacing.NewNotices(pacing.NoticesConfig{Grace: pacer.Config().Grace}, pacing.NoticesDeps{
-		Signer: signer, Ledger: pacer.Ledger(), Campaigns: watcher, Clock: clock, Frequency: frequency{profiles},
+		Signer: signer, Ledger: pacer.Ledger(), Campaigns: watcher, Clock: clock, Frequency: frequency{profiles, lookup},
 		Log: log, Registerer: reg})
 	if err != nil {
 		return err
@@ -187,6 +187,9 @@ func run(ctx context.Context, cfg *config) error {
 	if demoMode {
 		printDemo(bid.Addr(), adm.Addr(), cfg.AdminToken)
 	}
+	if cfg.ready != nil {
+		cfg.ready(bid.Addr(), adm.Addr())
+	}
 
 	<-ctx.Done()
 	log.Info("stopping: finishing in-flight requests")
@@ -202,11 +205,18 @@ func run(ctx context.Context, cfg *config) error {
 	return nil
 }
 
-// frequency adapts the profile store to the pacing package's counter.
-type frequency struct{ s *segments.Store }
+// frequency adapts the profile store to the pacing package's counter. Besides
+// the store's invalidation message to every instance, it forgets the user's
+// cached counters here at once, so this instance never bids past a cap it has
+// just counted.
+type frequency struct {
+	s *segments.Store
+	l *segments.Lookup
+}
 
 func (f frequency) IncrFrequency(ctx context.Context, user, campaignID string, window time.Duration, now time.Time) error {
 	_, err := f.s.IncrFrequency(ctx, user, campaignID, window, now)
+	f.l.Forget(user)
 	return err
 }
 
