@@ -32,7 +32,7 @@ type reqState struct {
 	cimp     creatives.Imp
 	keywords string
 	urls     []byte
-	user     string
+	user     string // resolved user id when personal data may be used, else ""
 	rng      uint64
 	now      time.Time
 }
@@ -148,10 +148,11 @@ func (s *Server) lookupProfile(st *reqState, deadline time.Time) {
 		st.res.Reset()
 		return
 	}
+	// The user's frequency counters count whether or not a profile exists.
+	st.user = user
 	if st.res.Found {
 		st.known = true
 		st.phase = st.res.Profile.Phase
-		st.user = user
 	}
 }
 
@@ -274,7 +275,7 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 			blockedAd(req, c) {
 			continue
 		}
-		if st.known && c.FrequencyCap != nil &&
+		if st.user != "" && c.FrequencyCap != nil &&
 			st.res.Count(c.ID, time.Duration(c.FrequencyCap.Window), now) >= c.FrequencyCap.Impressions {
 			reason = maxReason(reason, ReasonFrequency)
 			continue

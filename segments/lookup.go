@@ -155,7 +155,7 @@ type Lookup struct {
 	cache   *cache // nil when disabled
 
 	queue   chan *request
-	idle    chan *worker
+	idle    chan *worker // workers report back here after each pipeline
 	workers []*worker
 	pool    sync.Pool
 
@@ -238,7 +238,6 @@ func (l *Lookup) Start(ctx context.Context) error {
 	for range l.cfg.MaxInFlight {
 		w := &worker{run: make(chan struct{}, 1)}
 		l.workers = append(l.workers, w)
-		l.idle <- w
 		l.wg.Add(1)
 		go l.work(w)
 	}
@@ -417,55 +416,73 @@ func (l *Lookup) complete(r *request) {
 	l.release(r)
 }
 
-// batch is the batcher goroutine. It sends a lookup as soon as a worker is
-// free, so a lightly loaded Lookup adds no latency; while every worker is
-// busy, lookups pile up in the queue and leave together in the next pipeline.
+// batch is the batcher goroutine. When no pipeline is in flight it sends
+// what is queued at once, so a lightly loaded Lookup adds no latency. While one
+// is in flight, lookups gather into the next batch, which leaves when that
+// pipeline returns or, under heavy load, as soon as it is full (up to
+// MaxInFlight pipelines at once). With every slot busy and a full batch
+// waiting it stops taking lookups, the queue fills, and Get fails fast with
+// ErrOverloaded.
 func (l *Lookup) batch() {
 	defer l.wg.Done()
+	idle := make([]*worker, 0, len(l.workers))
+	idle = append(idle, l.workers...)
+	pending := make([]*request, 0, l.cfg.MaxBatch)
+	inFlight := 0
 	defer func() {
+		for _, r := range pending {
+			l.fail(r)
+		}
 		for _, w := range l.workers {
 			close(w.run)
 		}
 		l.failQueued()
 	}()
 	for {
-		var first *request
+		queue := l.queue
+		if len(pending) >= l.cfg.MaxBatch {
+			queue = nil
+		}
 		select {
 		case <-l.stop:
 			return
-		case first = <-l.queue:
+		case r := <-queue:
+			pending = append(pending, r)
+		case w := <-l.idle:
+			idle = append(idle, w)
+			inFlight--
 		}
-		var w *worker
-		select {
-		case <-l.stop:
-			l.fail(first)
-			return
-		case w = <-l.idle:
-		}
-		b := w.batch[:0]
-		if first.state.Load() == statePending {
-			b = append(b, first)
-		} else {
-			l.release(first)
-		}
-	fill:
-		for len(b) < l.cfg.MaxBatch {
-			select {
-			case r := <-l.queue:
-				if r.state.Load() == statePending {
-					b = append(b, r)
-				} else {
-					l.release(r) // its Get timed out while it waited
-				}
-			default:
-				break fill
-			}
-		}
-		w.batch = b
-		if len(b) == 0 {
-			l.idle <- w
+		if len(pending) == 0 || len(idle) == 0 || (inFlight > 0 && len(pending) < l.cfg.MaxBatch) {
 			continue
 		}
+		// Take whatever else is already queued, then send.
+	drain:
+		for len(pending) < l.cfg.MaxBatch {
+			select {
+			case r := <-l.queue:
+				pending = append(pending, r)
+			default:
+				break drain
+			}
+		}
+		w := idle[len(idle)-1]
+		idle = idle[:len(idle)-1]
+		b := w.batch[:0]
+		for _, r := range pending {
+			if r.state.Load() == statePending {
+				b = append(b, r)
+			} else {
+				l.release(r) // its Get gave up while it waited
+			}
+		}
+		clear(pending)
+		pending = pending[:0]
+		if len(b) == 0 {
+			idle = append(idle, w)
+			continue
+		}
+		w.batch = b
+		inFlight++
 		w.run <- struct{}{}
 	}
 }

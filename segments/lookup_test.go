@@ -485,7 +485,7 @@ func benchGetRedis(b *testing.B, r *storage.Redis, names []string, cfg Config) {
 	l := startLookup(b, r, cfg, reg)
 	var errs atomic.Int64
 	var seq atomic.Int64
-	b.SetParallelism(16)
+	b.SetParallelism(benchParallelism)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -507,3 +507,7 @@ func benchGetRedis(b *testing.B, r *storage.Redis, names []string, cfg Config) {
 		b.Fatalf("%d lookups failed", errs.Load())
 	}
 }
+
+// benchParallelism is goroutines per CPU in BenchmarkLookupGetRedis: a bidder
+// has many requests waiting on lookups at once.
+var benchParallelism = 16
