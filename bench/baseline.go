@@ -17,6 +17,10 @@ import (
 type BaselineConfig struct {
 	// MaxBodySize is the largest accepted body; larger ones get 413. Default 1 MiB.
 	MaxBodySize int
+	// NoDecode answers 204 without decoding: a null server that shows the load
+	// generator's own ceiling, so a run can prove the generator is not the
+	// bottleneck when it drives the decoding baseline.
+	NoDecode bool
 }
 
 // Baseline is the speed reference for Kairos: a fasthttp server that decodes
@@ -24,6 +28,7 @@ type BaselineConfig struct {
 // nothing else. Kairos's throughput is reported as a ratio to it.
 type Baseline struct {
 	srv       *fasthttp.Server
+	noDecode  bool
 	pool      sync.Pool // *openrtb2.BidRequest
 	decoded   atomic.Uint64
 	malformed atomic.Uint64
@@ -36,7 +41,7 @@ func NewBaseline(cfg BaselineConfig) *Baseline {
 	}
 	// Compile sonic's decoder now rather than during the first, measured requests.
 	_ = sonic.Pretouch(reflect.TypeFor[openrtb2.BidRequest]())
-	b := &Baseline{}
+	b := &Baseline{noDecode: cfg.NoDecode}
 	b.pool.New = func() any { return new(openrtb2.BidRequest) }
 	b.srv = &fasthttp.Server{
 		Handler:               b.Handle,
@@ -57,6 +62,10 @@ func (b *Baseline) Handle(ctx *fasthttp.RequestCtx) {
 	case "/openrtb2/bid":
 		if !ctx.IsPost() {
 			ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+			return
+		}
+		if b.noDecode {
+			ctx.SetStatusCode(fasthttp.StatusNoContent)
 			return
 		}
 		req := b.pool.Get().(*openrtb2.BidRequest)

@@ -32,6 +32,18 @@ func TestBaselineHandle(t *testing.T) {
 	}
 }
 
+func TestBaselineNoDecode(t *testing.T) {
+	b := NewBaseline(BaselineConfig{NoDecode: true})
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI("/openrtb2/bid")
+	ctx.Request.SetBody([]byte("not json"))
+	b.Handle(&ctx)
+	if ctx.Response.StatusCode() != 204 {
+		t.Errorf("null server answered %d, want 204", ctx.Response.StatusCode())
+	}
+}
+
 func TestBaselineRejectsOversizeBodies(t *testing.T) {
 	b := NewBaseline(BaselineConfig{MaxBodySize: 1024})
 	ln := listen(t)

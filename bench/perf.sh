@@ -6,7 +6,8 @@
 #   bench/perf.sh                      # 10s per run
 #   PERF_DURATION=3s bench/perf.sh     # short mode
 #
-# Steps: build kairos-bench and cmd/kairos; write the corpus once; for the baseline
+# Steps: build kairos-bench and cmd/kairos; write the corpus once; measure the
+# load generator's ceiling against a null server; for the baseline
 # and then Kairos (embedded demo mode, no Redis): start the server on core
 # PERF_SERVER_CPU, run a closed-loop attack from core PERF_LOAD_CPU and sample the
 # server's CPU use, so the table shows the server (not the load generator) was the
@@ -48,6 +49,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# PIN_SERVER and PIN_LOAD prefix commands; taskset execs the command, so $! of a
+# background job is the server's own pid (for kill and for /proc/PID/stat).
 PIN=1
 if ! command -v taskset >/dev/null; then
   echo "perf: taskset not found: servers and load generator are NOT pinned; ratios are less trustworthy" >&2
@@ -56,7 +59,8 @@ elif [ "$(nproc)" -lt 2 ]; then
   echo "perf: fewer than 2 CPUs: cannot pin server and load generator apart" >&2
   PIN=0
 fi
-pin() { local cpu=$1; shift; if [ "$PIN" = 1 ]; then taskset -c "$cpu" "$@"; else "$@"; fi; }
+PIN_SERVER=(); PIN_LOAD=()
+if [ "$PIN" = 1 ]; then PIN_SERVER=(taskset -c "$SERVER_CPU"); PIN_LOAD=(taskset -c "$LOAD_CPU"); fi
 
 # healthy URL SECONDS waits until URL answers 200.
 healthy() {
@@ -70,6 +74,8 @@ healthy() {
 
 # cpu_ticks PID prints the user+system clock ticks the process has used.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# core_ticks CPU prints "busy total" clock ticks of one core, from /proc/stat.
+core_ticks() { awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
 HZ=$(getconf CLK_TCK)
 
 mkdir -p "$OUT"
@@ -92,21 +98,26 @@ rm -rf "$OUT/corpus"
 "$BENCH" corpus -n "$CORPUS_N" -seed "$SEED" -o "$OUT/corpus" 2>/dev/null
 
 # attack LABEL ADDR RATE [PID] runs one attack from the load core; with PID it
-# samples that server's CPU use over the middle of the run into $OUT/LABEL.cpu.
+# samples the CPU use of that server and of the load generator over the middle
+# of the run into $OUT/LABEL.cpu and $OUT/LABEL.loadcpu (percent of one core),
+# and how busy the server's core was, by anyone, into $OUT/LABEL.corebusy: on a
+# shared machine other processes take part of the core.
 attack() {
   local label=$1 addr=$2 rate=$3 pid=${4:-}
-  pin "$LOAD_CPU" "$BENCH" attack -target "$addr" -rate "$rate" -workers "$WORKERS" \
+  "${PIN_LOAD[@]}" "$BENCH" attack -target "$addr" -rate "$rate" -workers "$WORKERS" \
     -duration "$DURATION" -corpus "$OUT/corpus" -seed "$SEED" -auction "$AUCTION" \
     -label "$label" -output "$OUT/$label.json" >"$OUT/$label.txt" 2>"$OUT/$label.log" &
   local apid=$!
   if [ -n "$pid" ]; then
     sleep 1
-    local t0 s0 t1 s1
-    t0=$(cpu_ticks "$pid"); s0=$(date +%s.%N)
-    sleep $((SECS - 1 > 1 ? SECS - 2 : 1))
-    t1=$(cpu_ticks "$pid"); s1=$(date +%s.%N)
-    awk -v t="$((t1 - t0))" -v hz="$HZ" -v s0="$s0" -v s1="$s1" \
-      'BEGIN { printf "%.0f\n", 100 * t / hz / (s1 - s0) }' >"$OUT/$label.cpu"
+    local t0 l0 s0 t1 l1 s1 c0 c1
+    t0=$(cpu_ticks "$pid"); l0=$(cpu_ticks "$apid"); c0=$(core_ticks "$SERVER_CPU"); s0=$(date +%s.%N)
+    sleep $((SECS > 3 ? SECS - 2 : 1))
+    t1=$(cpu_ticks "$pid"); l1=$(cpu_ticks "$apid"); c1=$(core_ticks "$SERVER_CPU"); s1=$(date +%s.%N)
+    echo "$c0 $c1" | awk '{ printf "%.0f\n", 100 * ($3 - $1) / ($4 - $2) }' >"$OUT/$label.corebusy"
+    percent() { awk -v t="$1" -v hz="$HZ" -v s0="$s0" -v s1="$s1" 'BEGIN { printf "%.0f\n", 100 * t / hz / (s1 - s0) }'; }
+    percent $((t1 - t0)) >"$OUT/$label.cpu"
+    percent $((l1 - l0)) >"$OUT/$label.loadcpu"
   fi
   wait "$apid" || { echo "perf: attack $label failed:" >&2; cat "$OUT/$label.log" >&2; exit 1; }
 }
@@ -116,34 +127,43 @@ fmt() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
 
 # start_baseline / start_kairos start a server pinned to the server core.
 start_baseline() {
-  pin "$SERVER_CPU" "$BENCH" baseline -listen "$BASE_ADDR" 2>"$OUT/baseline-server.log" &
+  "${PIN_SERVER[@]}" "$BENCH" baseline -listen "$BASE_ADDR" "$@" >"$OUT/baseline-server.log" 2>&1 &
   SERVER_PID=$!; pids+=("$SERVER_PID")
   healthy "http://$BASE_ADDR/healthz" 10 || { echo "perf: baseline did not start:" >&2; cat "$OUT/baseline-server.log" >&2; exit 1; }
 }
 start_kairos() {
   env -u KAIROS_REDIS_URL KAIROS_LISTEN="$KAIROS_ADDR" KAIROS_ADMIN_LISTEN="$KAIROS_ADMIN" \
     KAIROS_PUBLIC_URL="http://$KAIROS_ADDR" \
-    taskset -c "$SERVER_CPU" "$KAIROS_BIN" >"$OUT/kairos-server.log" 2>&1 &
+    "${PIN_SERVER[@]}" "$KAIROS_BIN" >"$OUT/kairos-server.log" 2>&1 &
   SERVER_PID=$!; pids+=("$SERVER_PID")
   healthy "http://$KAIROS_ADDR/healthz" 60 || { echo "perf: Kairos did not become healthy:" >&2; tail -20 "$OUT/kairos-server.log" >&2; exit 1; }
 }
 stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
+
+echo "== load generator ceiling: null server (answers without decoding), closed loop, $DURATION"
+start_baseline -no-decode
+attack null-max "$BASE_ADDR" 0 "$SERVER_PID"
+stop_server
+NULL_QPS=$(get throughput null-max)
+echo "null server: $(printf '%.0f' "$NULL_QPS") req/s, load generator CPU $(cat "$OUT/null-max.loadcpu")% of one core"
 
 echo "== baseline, closed loop, $DURATION"
 start_baseline
 attack baseline-max "$BASE_ADDR" 0 "$SERVER_PID"
 stop_server
 BASE_QPS=$(get throughput baseline-max)
-BASE_CPU=$(cat "$OUT/baseline-max.cpu")
-echo "baseline: $(printf '%.0f' "$BASE_QPS") req/s, server CPU ${BASE_CPU}% of one core"
+BASE_CPU=$(cat "$OUT/baseline-max.cpu"); BASE_LOAD=$(cat "$OUT/baseline-max.loadcpu")
+BASE_CORE=$(cat "$OUT/baseline-max.corebusy")
+echo "baseline: $(printf '%.0f' "$BASE_QPS") req/s, server CPU ${BASE_CPU}% (core $SERVER_CPU busy ${BASE_CORE}%), load generator CPU ${BASE_LOAD}%"
 
 if [ -n "$KAIROS_BIN" ]; then
   echo "== Kairos, closed loop, $DURATION"
   start_kairos
   attack kairos-max "$KAIROS_ADDR" 0 "$SERVER_PID"
   KAIROS_QPS=$(get throughput kairos-max)
-  KAIROS_CPU=$(cat "$OUT/kairos-max.cpu")
-  echo "Kairos:   $(printf '%.0f' "$KAIROS_QPS") req/s, server CPU ${KAIROS_CPU}% of one core"
+  KAIROS_CPU=$(cat "$OUT/kairos-max.cpu"); KAIROS_LOAD=$(cat "$OUT/kairos-max.loadcpu")
+  KAIROS_CORE=$(cat "$OUT/kairos-max.corebusy")
+  echo "Kairos:   $(printf '%.0f' "$KAIROS_QPS") req/s, server CPU ${KAIROS_CPU}% (core $SERVER_CPU busy ${KAIROS_CORE}%), load generator CPU ${KAIROS_LOAD}%"
   HALF=$(awk -v q="$KAIROS_QPS" 'BEGIN { printf "%d", q / 2 }')
   echo "== Kairos, open loop at $HALF req/s, $DURATION"
   attack kairos-open "$KAIROS_ADDR" "$HALF"
@@ -162,7 +182,7 @@ fi
     echo "| | baseline (decode only) | Kairos | Kairos/baseline |"
     echo "|---|---:|---:|---:|"
     echo "| max throughput, req/s on one core | $(printf '%.0f' "$BASE_QPS") | $(printf '%.0f' "$KAIROS_QPS") | $(ratio "$BASE_QPS" "$KAIROS_QPS") |"
-    echo "| server CPU during max run | ${BASE_CPU}% | ${KAIROS_CPU}% | |"
+    echo "| server CPU (server core busy) / load generator CPU, max run | ${BASE_CPU}% (${BASE_CORE}%) / ${BASE_LOAD}% | ${KAIROS_CPU}% (${KAIROS_CORE}%) / ${KAIROS_LOAD}% | |"
     for q in p50 p99 p999; do
       b=$(get "${q}_ms" baseline-open); k=$(get "${q}_ms" kairos-open)
       name=$q; [ "$q" = p999 ] && name=p99.9
@@ -173,13 +193,19 @@ fi
     echo "| | baseline (decode only) |"
     echo "|---|---:|"
     echo "| max throughput, req/s on one core | $(printf '%.0f' "$BASE_QPS") |"
-    echo "| server CPU during max run | ${BASE_CPU}% |"
+    echo "| server CPU (server core busy) / load generator CPU, max run | ${BASE_CPU}% (${BASE_CORE}%) / ${BASE_LOAD}% |"
     echo
     echo "Kairos rows skipped: cmd/kairos is missing or does not build."
   fi
+  echo
+  echo "Load generator ceiling against a null server (no decoding): $(printf '%.0f' "$NULL_QPS") req/s," \
+    "$(ratio "$BASE_QPS" "$NULL_QPS") the baseline's rate."
 } | tee "$OUT/perf.md"
 
-if [ "${BASE_CPU:-0}" -lt 90 ]; then
-  echo "perf: WARNING: the baseline server used only ${BASE_CPU}% of its core: the load generator, not the server, may be the bottleneck" >&2
+if [ "$BASE_CORE" -lt 90 ]; then
+  echo "perf: WARNING: the baseline's core was only ${BASE_CORE}% busy: the load generator, not the server, may be the bottleneck" >&2
+fi
+if awk -v n="$NULL_QPS" -v b="$BASE_QPS" 'BEGIN { exit !(n < 1.2 * b) }'; then
+  echo "perf: WARNING: the load generator's ceiling is within 20% of the baseline's rate" >&2
 fi
 echo "details: $OUT/*.txt, compare with: $BENCH compare $OUT/baseline-max.json $OUT/kairos-max.json"

@@ -2,6 +2,7 @@ package bidder
 
 import (
 	"context"
+	"math/bits"
 	"strconv"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/kairos-rtb/kairos/creatives"
 	"github.com/kairos-rtb/kairos/money"
 	"github.com/kairos-rtb/kairos/pacing"
+	"github.com/kairos-rtb/kairos/reports"
 	"github.com/kairos-rtb/kairos/segments"
 	"github.com/prebid/openrtb/v20/openrtb2"
 )
@@ -35,6 +37,7 @@ type reqState struct {
 	user     string // resolved user id when personal data may be used, else ""
 	rng      uint64
 	now      time.Time
+	dims     reports.Dims // the request's report dimensions (no campaign)
 }
 
 // rand returns the next number of the request's xorshift sequence, for pacing
@@ -54,6 +57,7 @@ type bidOut struct {
 	c        *campaigns.Compiled
 	cr       *campaigns.CompiledCreative
 	price    money.Micros // CPM in the response currency
+	cpm      money.Micros // CPM in the campaign currency
 	w, h     int64
 	mtype    openrtb2.MarkupType
 	dealID   string
@@ -89,6 +93,7 @@ func (st *reqState) reset() {
 	st.keywords = ""
 	st.urls = st.urls[:0]
 	st.user = ""
+	st.dims = reports.Dims{}
 }
 
 // auction decides the request: it fills st.bids and returns ReasonNone, or
@@ -108,7 +113,7 @@ func (s *Server) auction(st *reqState, now, deadline time.Time) Reason {
 	}
 	s.lookupProfile(st, deadline)
 
-	q := campaigns.Query{Country: country(req), Device: device(req), Phase: st.phase}
+	q := campaigns.Query{Country: st.dims.Country, Device: campaigns.Device(st.dims.Device), Phase: st.phase}
 	st.keywords = creatives.KeywordsOf(req)
 	domain, bundle, pageCats := inventory(req)
 	best := ReasonNoImps
@@ -220,6 +225,68 @@ func impFormats(st *reqState, imp *openrtb2.Imp) campaigns.Format {
 		f |= campaigns.FormatVideo
 	}
 	return f
+}
+
+// formatCode is the reports' code of a single format bit: 1 banner, 2 native,
+// 3 video, 4 audio.
+func formatCode(f campaigns.Format) uint8 {
+	if f == 0 {
+		return 0
+	}
+	return uint8(bits.TrailingZeros8(uint8(f))) + 1
+}
+
+// fillDims sets the request's report dimensions; they also feed targeting.
+func fillDims(st *reqState) {
+	req := &st.req
+	d := &st.dims
+	d.Exchange = st.exchange
+	d.Country = country(req)
+	d.Device = uint8(device(req))
+	d.Hour = st.now.Unix() / 3600
+	switch {
+	case req.Site != nil && req.Site.Domain != "":
+		d.Publisher = req.Site.Domain
+	case req.App != nil && req.App.Bundle != "":
+		d.Publisher = req.App.Bundle
+	case req.Site != nil && req.Site.Publisher != nil:
+		d.Publisher = req.Site.Publisher.Domain
+	}
+}
+
+// count files the request's outcome with the report counter.
+func (s *Server) count(st *reqState, reason Reason) {
+	rc := s.deps.Reports
+	if rc == nil {
+		return
+	}
+	if reason != ReasonNone {
+		rc.NoBid(&st.dims, reason.String())
+		return
+	}
+	d := st.dims
+	d.Phase = uint8(st.phase)
+	for i := range st.bids {
+		b := &st.bids[i]
+		d.Campaign = b.c.ID
+		d.Variant = unsafeString(st.adm[b.admEnd:b.cridEnd])
+		d.Format = formatCode(formatOf(b.mtype))
+		rc.Bid(&d, b.cpm)
+	}
+}
+
+func formatOf(m openrtb2.MarkupType) campaigns.Format {
+	switch m {
+	case openrtb2.MarkupBanner:
+		return campaigns.FormatBanner
+	case openrtb2.MarkupVideo:
+		return campaigns.FormatVideo
+	case openrtb2.MarkupAudio:
+		return campaigns.FormatAudio
+	case openrtb2.MarkupNative:
+		return campaigns.FormatNative
+	}
+	return 0
 }
 
 // candidate is a campaign that passed every rule for an impression, priced.
@@ -341,7 +408,7 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 // creative and appends the bid with its signed notice URLs. Any other result
 // than ReasonNone means this candidate cannot bid (and holds no reservation).
 func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Reason {
-	b := bidOut{imp: imp, c: cand.c, cr: cand.cr, price: cand.price, dealID: cand.dealID}
+	b := bidOut{imp: imp, c: cand.c, cr: cand.cr, price: cand.price, cpm: cand.cpm, dealID: cand.dealID}
 	switch cand.format {
 	case campaigns.FormatBanner:
 		b.w, b.h, b.mtype = int64(cand.size.W), int64(cand.size.H), openrtb2.MarkupBanner
@@ -371,6 +438,8 @@ func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Rea
 		res.Fill(&n)
 		n.ImpID, n.Price, n.Currency = imp.ID, cand.price, st.cur
 		n.Phase, n.Exchange, n.User = uint8(st.phase), st.exchange, st.user
+		n.Publisher, n.Country, n.Device = st.dims.Publisher, st.dims.Country, st.dims.Device
+		n.Format, n.BidTime = formatCode(cand.format), st.now.Unix()
 		n.CreativeID = cand.cr.ID
 		st.cimp.ClickURL = s.appendURL(st, pacing.KindClick, &n)
 		st.cimp.ImpURL = s.appendURL(st, pacing.KindImp, &n)

@@ -20,6 +20,7 @@ import (
 	"github.com/kairos-rtb/kairos/creatives"
 	"github.com/kairos-rtb/kairos/money"
 	"github.com/kairos-rtb/kairos/pacing"
+	"github.com/kairos-rtb/kairos/reports"
 	"github.com/kairos-rtb/kairos/segments"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -52,6 +53,17 @@ type Pacer interface {
 
 var _ Pacer = (*pacing.Pacer)(nil)
 
+// Reports counts requests, bids and no-bids for the win-rate reports;
+// reports.Counter implements it. Its methods must not block or keep the
+// strings they are given.
+type Reports interface {
+	Request(d *reports.Dims)
+	Bid(d *reports.Dims, bidCPM money.Micros)
+	NoBid(d *reports.Dims, reason string)
+}
+
+var _ Reports = (*reports.Counter)(nil)
+
 // Campaigns supplies the current compiled campaign snapshot; never nil.
 type Campaigns interface {
 	Index() *campaigns.Index
@@ -65,8 +77,10 @@ type Deps struct {
 	Assembler Assembler
 	// Pacer and Signer, when set, reserve budget for every bid and sign its
 	// notice URLs; both or neither.
-	Pacer   Pacer
-	Signer  *pacing.Signer
+	Pacer  Pacer
+	Signer *pacing.Signer
+	// Reports, when set, counts every decoded request's outcome.
+	Reports Reports
 	Metrics *Metrics
 	Log     *zap.Logger
 	// Now is the clock; nil means time.Now.
@@ -253,15 +267,22 @@ func (s *Server) HandleBid(ctx *fasthttp.RequestCtx) {
 	if s.deps.Pacer != nil {
 		s.deps.Pacer.ObserveRequest(start)
 	}
-	st.exchange = string(ctx.Request.Header.Peek(HeaderExchange))
+	// The exchange name is valid only during the request, like the request's
+	// strings; whatever keeps it (reports, notices) copies it.
+	st.exchange = unsafeString(ctx.Request.Header.Peek(HeaderExchange))
 	if st.exchange == "" {
-		st.exchange = string(ctx.QueryArgs().Peek("exchange"))
+		st.exchange = unsafeString(ctx.QueryArgs().Peek("exchange"))
+	}
+	fillDims(st)
+	if s.deps.Reports != nil {
+		s.deps.Reports.Request(&st.dims)
 	}
 	reason := s.auction(st, start, deadline)
 	if reason == ReasonNone && s.now().After(deadline) {
 		reason = ReasonDeadline
 		s.cancelBids(st)
 	}
+	s.count(st, reason)
 	if reason != ReasonNone {
 		s.noBid(ctx, reason)
 	} else {

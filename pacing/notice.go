@@ -109,6 +109,12 @@ type Notice struct {
 	// User is an opaque user key for frequency capping. Set it only when the
 	// bid was personalised with consent: it travels in the URL.
 	User string
+	// Publisher (site domain or app bundle), Country, Device, Format and
+	// BidTime (Unix seconds) describe the auction for reports, so that wins,
+	// losses and clicks are counted under the same dimensions as the bid.
+	Publisher, Country string
+	Device, Format     uint8
+	BidTime            int64
 }
 
 // Clone returns a copy of n whose strings do not point into a request.
@@ -122,6 +128,8 @@ func (n *Notice) Clone() Notice {
 	c.Currency = string([]byte(n.Currency))
 	c.Exchange = string([]byte(n.Exchange))
 	c.User = string([]byte(n.User))
+	c.Publisher = string([]byte(n.Publisher))
+	c.Country = string([]byte(n.Country))
 	return c
 }
 
@@ -219,6 +227,11 @@ func (s *Signer) AppendNoticeURL(dst []byte, kind Kind, base string, n *Notice) 
 	dst = num(dst, "&x=", n.Expiry, 10)
 	dst = num(dst, "&ph=", int64(n.Phase), 10)
 	dst = str(dst, "&ex=", n.Exchange)
+	dst = str(dst, "&pub=", n.Publisher)
+	dst = str(dst, "&co=", n.Country)
+	dst = num(dst, "&dv=", int64(n.Device), 10)
+	dst = num(dst, "&fm=", int64(n.Format), 10)
+	dst = num(dst, "&t=", n.BidTime, 10)
 	if n.User != "" {
 		dst = str(dst, "&u=", n.User)
 	} else {
@@ -287,12 +300,16 @@ func (s *Signer) Verify(kind Kind, args *fasthttp.Args, now time.Time) (Notice, 
 	n.Expiry = num("x")
 	ph := num("ph")
 	n.Exchange = str("ex", false)
+	n.Publisher = str("pub", false)
+	n.Country = str("co", false)
+	dv, fm := num("dv"), num("fm")
+	n.BidTime = num("t")
 	n.User = str("u", false)
 	st.buf = buf
-	if malformed || ph > 255 || n.Price <= 0 {
+	if malformed || ph > 255 || dv > 255 || fm > 255 || n.Price <= 0 {
 		return n, ErrMalformed
 	}
-	n.Phase = uint8(ph)
+	n.Phase, n.Device, n.Format = uint8(ph), uint8(dv), uint8(fm)
 	dot := -1
 	for i := len(bid) - 1; i >= 0; i-- {
 		if bid[i] == '.' {

@@ -110,8 +110,10 @@ func parse(fs *flag.FlagSet, args []string) error {
 // listFlag collects a repeatable, comma-separated flag.
 type listFlag []string
 
+// String returns the values comma-separated.
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
+// Set appends the comma-separated values of v.
 func (l *listFlag) Set(v string) error {
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -342,6 +344,7 @@ func baselineCmd(args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8090", "listen `address`")
 	maxBody := fs.Int("max-body", 1<<20, "largest request body in bytes (larger gets 413)")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until SIGINT or SIGTERM)")
+	noDecode := fs.Bool("no-decode", false, "answer 204 without decoding: a null server that measures the load generator's own ceiling")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -349,7 +352,7 @@ func baselineCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b := bench.NewBaseline(bench.BaselineConfig{MaxBodySize: *maxBody})
+	b := bench.NewBaseline(bench.BaselineConfig{MaxBodySize: *maxBody, NoDecode: *noDecode})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *duration > 0 {

@@ -21,7 +21,9 @@ import (
 	"github.com/kairos-rtb/kairos/campaigns"
 	"github.com/kairos-rtb/kairos/creatives"
 	"github.com/kairos-rtb/kairos/demo"
+	"github.com/kairos-rtb/kairos/money"
 	"github.com/kairos-rtb/kairos/pacing"
+	"github.com/kairos-rtb/kairos/reports"
 	"github.com/kairos-rtb/kairos/segments"
 	"github.com/kairos-rtb/kairos/storage"
 	"github.com/prometheus/client_golang/prometheus"
@@ -145,9 +147,18 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return fmt.Errorf("KAIROS_NOTICE_SECRET: %w", err)
 	}
+	counter := reports.NewCounter(rdb, reports.Config{Clock: clock}, reg, log)
+	counter.Start(ctx)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
+		defer cancel()
+		if err := counter.Stop(sctx); err != nil {
+			log.Error("reports: final flush failed; these counts are lost", zap.Error(err))
+		}
+	}()
 	notices, err := pacing.NewNotices(pacing.NoticesConfig{Grace: pacer.Config().Grace}, pacing.NoticesDeps{
 		Signer: signer, Ledger: pacer.Ledger(), Campaigns: watcher, Clock: clock, Frequency: frequency{profiles, lookup},
-		Log: log, Registerer: reg})
+		Recorder: recorder{counter}, Log: log, Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -157,7 +168,7 @@ func run(ctx context.Context, cfg *config) error {
 	bid, err := bidder.New(bidder.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTmax: cfg.DefaultTmax, MaxTmax: cfg.MaxTmax,
 		NetworkReserve: cfg.NetworkReserve, Seat: cfg.Seat, Rates: cfg.CurrencyRates, PublicURL: cfg.PublicURL,
-	}, bidder.Deps{Campaigns: watcher, Profiles: lookup, Pacer: pacer, Signer: signer, Assembler: assembler,
+	}, bidder.Deps{Campaigns: watcher, Profiles: lookup, Pacer: pacer, Signer: signer, Assembler: assembler, Reports: counter,
 		Metrics: bidder.NewMetrics(reg), Log: log, Now: clock.Now})
 	if err != nil {
 		return err
@@ -170,6 +181,14 @@ func run(ctx context.Context, cfg *config) error {
 	adm.Handle("/v1/campaigns", campAPI.Campaigns)
 	adm.Handle("/v1/campaigns/", campAPI.Campaigns)
 	adm.Handle("/v1/audit", campAPI.Audit)
+	repAPI := reports.NewAPI(reports.NewReader(rdb, reports.Config{}))
+	adm.Handle("/v1/reports/winrate", repAPI.WinRate)
+	adm.Handle("/v1/reports/landscape", repAPI.Landscape)
+	adm.Handle("/v1/reports/nobids", repAPI.NoBids)
+	dash := reports.NewDashboard(reports.NewReader(rdb, reports.Config{}), adm.Check, dashboardPacing{pacer})
+	for _, p := range dash.Paths() {
+		adm.HandlePublic(p, dash.Serve)
+	}
 	segAPI := segments.NewHandlers(profiles)
 	adm.Handle("/v1/segments/import", segAPI.Import)
 	adm.Handle("/v1/segments/", segAPI.Profile)
@@ -218,6 +237,47 @@ func (f frequency) IncrFrequency(ctx context.Context, user, campaignID string, w
 	_, err := f.s.IncrFrequency(ctx, user, campaignID, window, now)
 	f.l.Forget(user)
 	return err
+}
+
+// recorder files notice events with the report counter under the bid's
+// dimensions, carried in the signed notice URL.
+type recorder struct{ c *reports.Counter }
+
+func dimsOf(n *pacing.Notice) reports.Dims {
+	return reports.Dims{Campaign: n.CampaignID, Variant: n.CreativeID, Exchange: n.Exchange,
+		Publisher: n.Publisher, Country: n.Country, Phase: n.Phase, Device: n.Device, Format: n.Format,
+		Hour: n.BidTime / 3600}
+}
+
+func (r recorder) Win(n *pacing.Notice, clearing money.Micros, late bool) {
+	d := dimsOf(n)
+	// n.Reserved and clearing are per impression in the campaign currency.
+	r.c.Win(&d, money.ImpressionToCPM(n.Reserved), money.ImpressionToCPM(clearing), late)
+	if n.Kind == pacing.KindBill || n.Kind == pacing.KindImp {
+		r.c.Impression(&d)
+	}
+}
+
+func (r recorder) Loss(n *pacing.Notice, reason int) {
+	d := dimsOf(n)
+	r.c.Loss(&d, reason)
+}
+
+func (r recorder) Click(n *pacing.Notice) {
+	d := dimsOf(n)
+	r.c.Click(&d)
+}
+
+// dashboardPacing gives the dashboard each campaign's spend against plan.
+type dashboardPacing struct{ p *pacing.Pacer }
+
+func (d dashboardPacing) PacingStates() []reports.PacingState {
+	var out []reports.PacingState
+	for _, st := range d.p.States() {
+		out = append(out, reports.PacingState{Campaign: st.ID, Daily: st.Daily, SpentToday: st.SpentToday,
+			Planned: st.PlannedToday, Participation: st.Participation})
+	}
+	return out
 }
 
 // pacingStates serves a campaign's pacing state to the campaign API.

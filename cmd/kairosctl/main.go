@@ -23,6 +23,8 @@ Usage:
   kairosctl campaigns pause|resume|delete ID       change one campaign
   kairosctl budget set ID [--daily X] [--total Y]  set a campaign's budget (currency units)
   kairosctl segments import FILE|-                 import profiles (JSON lines, gzip ok)
+  kairosctl report winrate [--by campaign,phase] [--since 24h | --from T --to T] [--format table|csv|json]
+  kairosctl report landscape|nobids ...            win rate by bid price; no-bid and loss reasons
 
 Environment:
   KAIROS_ADMIN_URL    admin API base URL (default http://127.0.0.1:8081)
@@ -56,8 +58,10 @@ func (c *CLI) Run(args []string) int {
 		err = c.budget(args[1:])
 	case "segments":
 		err = c.segments(args[1:])
+	case "report":
+		err = c.report(args[1:])
 	default:
-		err = usageError("unknown command %q (want campaigns, budget or segments)", args[0])
+		err = usageError("unknown command %q (want campaigns, budget, segments or report)", args[0])
 	}
 	switch e := err.(type) {
 	case nil:
