@@ -28,6 +28,10 @@ WORKERS=${PERF_WORKERS:-64}
 CORPUS_N=${PERF_CORPUS:-10000}
 SEED=${PERF_SEED:-1}
 AUCTION=${PERF_AUCTION:-none}
+KNOWN=${PERF_KNOWN:-0.8}
+REDIS=${PERF_REDIS:-redis://127.0.0.1:6379}
+TOKEN=perf-token-$RANDOM$RANDOM$RANDOM
+PREFIX=perf$RANDOM:
 SERVER_CPU=${PERF_SERVER_CPU:-0}
 LOAD_CPU=${PERF_LOAD_CPU:-1}
 BASE_ADDR=127.0.0.1:18090
@@ -46,7 +50,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
-trap cleanup EXIT
+trap 'cleanup; drop_keys 2>/dev/null || true' EXIT
 trap 'exit 130' INT TERM
 
 # PIN_SERVER and PIN_LOAD prefix commands; taskset execs the command, so $! of a
@@ -95,7 +99,20 @@ fi
 
 echo "== corpus: $CORPUS_N generated requests, seed $SEED"
 rm -rf "$OUT/corpus"
-"$BENCH" corpus -n "$CORPUS_N" -seed "$SEED" -o "$OUT/corpus" 2>/dev/null
+"$BENCH" corpus -n "$CORPUS_N" -seed "$SEED" -known-share "$KNOWN" -o "$OUT/corpus" 2>/dev/null
+"$BENCH" profiles -n 100000 -seed "$SEED" -o "$OUT/profiles.jsonl" 2>/dev/null
+go build -o "$OUT/kairosctl" ./cmd/kairosctl
+REDIS_ARGS=()
+if redis-cli -u "$REDIS" ping 2>/dev/null | grep -q PONG; then
+  REDIS_ARGS=(KAIROS_REDIS_URL="$REDIS" KAIROS_REDIS_PREFIX="$PREFIX")
+  echo "== Kairos runs on the real Redis at $REDIS (key prefix $PREFIX, removed afterwards)"
+else
+  echo "perf: no Redis answers at $REDIS: Kairos runs on its embedded Redis, on the server's core" >&2
+fi
+drop_keys() {
+  [ ${#REDIS_ARGS[@]} -gt 0 ] || return 0
+  redis-cli -u "$REDIS" --scan --pattern "$PREFIX*" | xargs -r -n 500 redis-cli -u "$REDIS" del >/dev/null
+}
 
 # attack LABEL ADDR RATE [PID] runs one attack from the load core; with PID it
 # samples the CPU use of that server and of the load generator over the middle
@@ -131,12 +148,23 @@ start_baseline() {
   SERVER_PID=$!; pids+=("$SERVER_PID")
   healthy "http://$BASE_ADDR/healthz" 10 || { echo "perf: baseline did not start:" >&2; cat "$OUT/baseline-server.log" >&2; exit 1; }
 }
+# Kairos runs as in production: https public URL (the generated impressions are
+# secure), its own campaigns with budgets that do not run dry during the run, and
+# the 100k profiles imported through the admin API.
 start_kairos() {
-  env -u KAIROS_REDIS_URL KAIROS_LISTEN="$KAIROS_ADDR" KAIROS_ADMIN_LISTEN="$KAIROS_ADMIN" \
-    KAIROS_PUBLIC_URL="http://$KAIROS_ADDR" \
+  env -u KAIROS_REDIS_URL "${REDIS_ARGS[@]}" KAIROS_LISTEN="$KAIROS_ADDR" KAIROS_ADMIN_LISTEN="$KAIROS_ADMIN" \
+    KAIROS_PUBLIC_URL="https://$KAIROS_ADDR" KAIROS_ADMIN_TOKEN="$TOKEN" \
+    KAIROS_NOTICE_SECRET="perf-notice-secret-0123456789abcdef" KAIROS_LOG_LEVEL=warn \
+    KAIROS_CAMPAIGNS=bench/perf-campaigns.yaml \
     "${PIN_SERVER[@]}" "$KAIROS_BIN" >"$OUT/kairos-server.log" 2>&1 &
   SERVER_PID=$!; pids+=("$SERVER_PID")
   healthy "http://$KAIROS_ADDR/healthz" 60 || { echo "perf: Kairos did not become healthy:" >&2; tail -20 "$OUT/kairos-server.log" >&2; exit 1; }
+  local t0 t1
+  t0=$(date +%s.%N)
+  KAIROS_ADMIN_URL="http://$KAIROS_ADMIN" KAIROS_ADMIN_TOKEN="$TOKEN" "$OUT/kairosctl" segments import "$OUT/profiles.jsonl" >"$OUT/import.txt"
+  t1=$(date +%s.%N)
+  IMPORT_RATE=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", 100000 / (b - a) }')
+  echo "imported 100000 profiles through the admin API in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')s: $IMPORT_RATE profiles/s"
 }
 stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
 
@@ -176,7 +204,8 @@ fi
 
 {
   echo "Load generator on core $LOAD_CPU, server on core $SERVER_CPU (pinned: $([ "$PIN" = 1 ] && echo yes || echo no)),"
-  echo "$CORPUS_N generated requests (seed $SEED), $DURATION per run, $WORKERS requests in flight in closed loop."
+  echo "$CORPUS_N generated requests (seed $SEED, ${KNOWN} of them from 100k imported known users), $DURATION per run,"
+  echo "$WORKERS requests in flight in closed loop; Kairos on $([ ${#REDIS_ARGS[@]} -gt 0 ] && echo "the real Redis at $REDIS" || echo "its embedded Redis")."
   echo
   if [ -n "$KAIROS_BIN" ]; then
     echo "| | baseline (decode only) | Kairos | Kairos/baseline |"
@@ -189,6 +218,7 @@ fi
       echo "| $name latency at $HALF req/s, ms | $(fmt "$b") | $(fmt "$k") | $(ratio "$b" "$k") |"
     done
     echo "| bid rate at $HALF req/s | $(fmt "$(get bid_rate baseline-open)") | $(fmt "$(get bid_rate kairos-open)") | |"
+    echo "| profile import through the admin API, profiles/s | | ${IMPORT_RATE:-} | |"
   else
     echo "| | baseline (decode only) |"
     echo "|---|---:|"

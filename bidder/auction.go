@@ -143,6 +143,9 @@ func (s *Server) lookupProfile(st *reqState, deadline time.Time) {
 	if user == "" {
 		return
 	}
+	if limit := st.now.Add(s.cfg.LookupTimeout); limit.Before(deadline) {
+		deadline = limit
+	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	err := s.deps.Profiles.Get(ctx, user, &st.res)
 	cancel()
@@ -332,6 +335,9 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 	}
 	req := &st.req
 	secure := imp.Secure != nil && *imp.Secure == 1
+	if secure && !s.secureTracking {
+		return ReasonCreative // our click and notice URLs would be http on an https page
+	}
 	battr := attrBits(imp)
 	reason := ReasonTargeting
 	st.priced = st.priced[:0]

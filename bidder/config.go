@@ -20,6 +20,9 @@ type Config struct {
 	// NetworkReserve is subtracted from tmax for the way back to the exchange
 	// (default 15ms).
 	NetworkReserve time.Duration
+	// LookupTimeout caps the wait for the profile lookup within the deadline
+	// (default 20ms): a slow Redis costs the profile, not the latency.
+	LookupTimeout time.Duration
 	// Seat is Kairos's seat id in bid responses and wseat/bseat checks (default "kairos").
 	Seat string
 	// Rates converts floors and prices between currencies (default money.DefaultRates).
@@ -44,6 +47,9 @@ func (c *Config) setDefaults() {
 	if c.Seat == "" {
 		c.Seat = "kairos"
 	}
+	if c.LookupTimeout == 0 {
+		c.LookupTimeout = 20 * time.Millisecond
+	}
 	if c.Rates == "" {
 		c.Rates = money.DefaultRates
 	}
@@ -57,6 +63,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("KAIROS_MAX_BODY_BYTES: %d is too small (at least 1024)", c.MaxBodyBytes)
 	case c.DefaultTmax <= 0 || c.DefaultTmax > c.MaxTmax:
 		return fmt.Errorf("KAIROS_DEFAULT_TMAX: %s must be positive and at most KAIROS_MAX_TMAX %s", c.DefaultTmax, c.MaxTmax)
+	case c.LookupTimeout < 0:
+		return fmt.Errorf("KAIROS_LOOKUP_TIMEOUT: %s must not be negative", c.LookupTimeout)
 	case c.NetworkReserve < 0 || c.NetworkReserve >= c.DefaultTmax:
 		return fmt.Errorf("KAIROS_NETWORK_RESERVE: %s must be below KAIROS_DEFAULT_TMAX %s", c.NetworkReserve, c.DefaultTmax)
 	}

@@ -100,6 +100,9 @@ type Server struct {
 	ln     net.Listener
 	done   chan error
 	extra  map[string]fasthttp.RequestHandler
+	// secureTracking reports whether Kairos's own tracking URLs are https, as
+	// secure impressions require.
+	secureTracking bool
 }
 
 // New returns a Server; cfg must have passed Validate.
@@ -131,7 +134,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := sonic.Pretouch(reflect.TypeOf(openrtb2.BidRequest{})); err != nil {
 		return nil, fmt.Errorf("prepare JSON decoder: %w", err)
 	}
-	s := &Server{cfg: cfg, deps: deps, rates: rates, now: deps.Now}
+	if err := creatives.PretouchNative(); err != nil {
+		return nil, fmt.Errorf("prepare native decoder: %w", err)
+	}
+	s := &Server{cfg: cfg, deps: deps, rates: rates, now: deps.Now,
+		secureTracking: deps.Signer == nil || strings.HasPrefix(cfg.PublicURL, "https://")}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	const b32 = "abcdefghijklmnopqrstuvwxyz234567"
@@ -159,7 +166,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 type zapPrintf struct{ l *zap.Logger }
 
-func (z zapPrintf) Printf(format string, args ...any) { z.l.Warn(fmt.Sprintf(format, args...)) }
+func (z zapPrintf) Printf(format string, args ...any) {
+	// Connection errors (garbage from scanners, TLS on the plain port) are
+	// client faults that must not cost a log line each under load.
+	if ce := z.l.Check(zap.DebugLevel, "connection error"); ce != nil {
+		ce.Write(zap.String("error", fmt.Sprintf(format, args...)))
+	}
+}
 
 // Start listens on addr and serves in the background until Stop.
 func (s *Server) Start(addr string) error {

@@ -1,10 +1,13 @@
 package creatives
 
 import (
+	"reflect"
+
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bytedance/sonic"
 	"strconv"
 
 	"github.com/kairos-rtb/kairos/campaigns"
@@ -176,6 +179,16 @@ type nativeAsset struct {
 	mimes    mimeBit // accepted image types; 0 = any
 }
 
+// nativeCodec decodes native requests: sonic in its encoding/json-compatible
+// configuration, several times faster on the bid path than encoding/json.
+var nativeCodec = sonic.ConfigStd
+
+// PretouchNative compiles the native request decoder ahead of the first
+// request, which would otherwise pay for it within its deadline.
+func PretouchNative() error {
+	return sonic.Pretouch(reflect.TypeOf(nativeDoc{}))
+}
+
 // SetNativeRequest parses the native request of the impression: Native 1.x
 // JSON, either the request object itself or wrapped as {"native":{...}}
 // (Native 1.0), or a JSON string holding either. It allocates while decoding.
@@ -185,13 +198,13 @@ func (i *Imp) SetNativeRequest(req []byte) error {
 	req = bytes.TrimSpace(req)
 	if len(req) > 0 && req[0] == '"' {
 		var s string
-		if err := json.Unmarshal(req, &s); err != nil {
+		if err := nativeCodec.Unmarshal(req, &s); err != nil {
 			return fmt.Errorf("%w: %v", ErrNativeRequest, err)
 		}
 		req = bytes.TrimSpace([]byte(s))
 	}
 	var doc nativeDoc
-	if err := json.Unmarshal(req, &doc); err != nil {
+	if err := nativeCodec.Unmarshal(req, &doc); err != nil {
 		return fmt.Errorf("%w: %v", ErrNativeRequest, err)
 	}
 	n := &doc.nativeJSON

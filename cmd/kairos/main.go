@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/kairos-rtb/kairos/storage"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/valyala/fasthttp/pprofhandler"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -167,13 +169,16 @@ func run(ctx context.Context, cfg *config) error {
 
 	bid, err := bidder.New(bidder.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTmax: cfg.DefaultTmax, MaxTmax: cfg.MaxTmax,
-		NetworkReserve: cfg.NetworkReserve, Seat: cfg.Seat, Rates: cfg.CurrencyRates, PublicURL: cfg.PublicURL,
+		NetworkReserve: cfg.NetworkReserve, LookupTimeout: cfg.LookupTimeout, Seat: cfg.Seat, Rates: cfg.CurrencyRates, PublicURL: cfg.PublicURL,
 	}, bidder.Deps{Campaigns: watcher, Profiles: lookup, Pacer: pacer, Signer: signer, Assembler: assembler, Reports: counter,
 		Metrics: bidder.NewMetrics(reg), Log: log, Now: clock.Now})
 	if err != nil {
 		return err
 	}
 	bid.Route("/notice/", notices.Handler)
+	if !strings.HasPrefix(cfg.PublicURL, "https://") && !demoMode {
+		log.Warn("KAIROS_PUBLIC_URL is not https: secure impressions (imp.secure=1) get no bids", zap.String("public_url", cfg.PublicURL))
+	}
 	adm := admin.New(tokens, pinger{rdb}, reg, log)
 	campAPI := campaigns.NewAPI(store, pacingStates{pacer}, admin.TokenNameKey)
 	adm.Handle("/v1/pacing", pacer.ServeAdmin)
@@ -181,6 +186,7 @@ func run(ctx context.Context, cfg *config) error {
 	adm.Handle("/v1/campaigns", campAPI.Campaigns)
 	adm.Handle("/v1/campaigns/", campAPI.Campaigns)
 	adm.Handle("/v1/audit", campAPI.Audit)
+	adm.Handle("/debug/pprof/", pprofhandler.PprofHandler) // profiles for operators, behind the token
 	repAPI := reports.NewAPI(reports.NewReader(rdb, reports.Config{}))
 	adm.Handle("/v1/reports/winrate", repAPI.WinRate)
 	adm.Handle("/v1/reports/landscape", repAPI.Landscape)
