@@ -3,6 +3,7 @@ package bidder
 import (
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/kairos-rtb/kairos/campaigns"
@@ -145,5 +146,15 @@ func BenchmarkDecodeStdlib(b *testing.B) {
 		if err := json.Unmarshal(body, &r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func BenchmarkAppendJSONString(b *testing.B) {
+	adm := strings.Repeat(`<div style="width:300px"><a href="https://x.example/?a=1&b=2">Trail Runner 2 is ready</a></div>`, 20)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(adm)))
+	var dst []byte
+	for i := 0; i < b.N; i++ {
+		dst = appendJSONString(dst[:0], adm)
 	}
 }

@@ -7,16 +7,25 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe marks the ASCII bytes that appear in a JSON string as they are.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string literal. It escapes what JSON
 // requires (quote, backslash, control characters) plus U+2028/U+2029, and
-// replaces invalid UTF-8; markup in adm stays readable and small.
+// replaces invalid UTF-8; markup in adm stays readable and small. Runs of
+// plain ASCII, most of any adm, are copied in one append.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}
