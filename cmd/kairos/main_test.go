@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -209,7 +211,27 @@ func waitFor(t *testing.T, limit time.Duration, ins []*instance, cond func(*inst
 	return time.Since(start)
 }
 
-// TestChangesReachEveryInstance: a campaign applied through the admin API bids
+// buildKairosctl builds the CLI, so the test drives Kairos as an operator does.
+func buildKairosctl(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "kairosctl")
+	out, err := exec.Command("go", "build", "-o", bin, "../kairosctl").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build kairosctl: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func kairosctl(t *testing.T, bin string, in *instance, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "KAIROS_ADMIN_URL=http://"+in.admin, "KAIROS_ADMIN_TOKEN="+testToken)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kairosctl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// TestChangesReachEveryInstance: a campaign applied through kairosctl bids
 // on two instances within a second; paused, it stops on both within a second.
 func TestChangesReachEveryInstance(t *testing.T) {
 	url, prefix := realRedis(t)
@@ -219,9 +241,12 @@ func TestChangesReachEveryInstance(t *testing.T) {
 	if got := bid(t, a, e2eRequest("nobody")); got.status != 204 {
 		t.Fatalf("bid before the campaign exists: %d", got.status)
 	}
-	if status, body := adminDo(t, a, "POST", "/v1/campaigns", e2eCampaign); status/100 != 2 {
-		t.Fatalf("apply: %d %s", status, body)
+	ctl := buildKairosctl(t)
+	file := filepath.Join(t.TempDir(), "campaign.yaml")
+	if err := os.WriteFile(file, []byte(e2eCampaign), 0o600); err != nil {
+		t.Fatal(err)
 	}
+	kairosctl(t, ctl, a, "campaigns", "apply", "-f", file)
 	took := waitFor(t, 3*time.Second, ins, func(in *instance) bool {
 		return bid(t, in, e2eRequest("nobody")).campaign() == "e2e-campaign"
 	})
@@ -229,9 +254,7 @@ func TestChangesReachEveryInstance(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("applied campaign took %s to bid on both instances, want under 1s", took)
 	}
-	if status, body := adminDo(t, b, "POST", "/v1/campaigns/e2e-campaign/pause", ""); status != 200 {
-		t.Fatalf("pause: %d %s", status, body)
-	}
+	kairosctl(t, ctl, b, "campaigns", "pause", "e2e-campaign")
 	took = waitFor(t, 3*time.Second, ins, func(in *instance) bool {
 		got := bid(t, in, e2eRequest("nobody"))
 		return got.status == 204 && got.reason == "no_campaign"
