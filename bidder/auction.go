@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/kairos-rtb/kairos/campaigns"
+	"github.com/kairos-rtb/kairos/consent"
 	"github.com/kairos-rtb/kairos/creatives"
 	"github.com/kairos-rtb/kairos/money"
 	"github.com/kairos-rtb/kairos/pacing"
+	"github.com/kairos-rtb/kairos/quality"
 	"github.com/kairos-rtb/kairos/reports"
 	"github.com/kairos-rtb/kairos/segments"
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -38,6 +40,8 @@ type reqState struct {
 	rng      uint64
 	now      time.Time
 	dims     reports.Dims // the request's report dimensions (no campaign)
+	consent  consent.Decision
+	schain   quality.SChainStatus
 }
 
 // rand returns the next number of the request's xorshift sequence, for pacing
@@ -94,6 +98,8 @@ func (st *reqState) reset() {
 	st.urls = st.urls[:0]
 	st.user = ""
 	st.dims = reports.Dims{}
+	st.consent = consent.Decision{}
+	st.schain = quality.SChainStatus{}
 }
 
 // auction decides the request: it fills st.bids and returns ReasonNone, or
@@ -103,6 +109,16 @@ func (s *Server) auction(st *reqState, now, deadline time.Time) Reason {
 	seat := s.cfg.Seat
 	if len(req.WSeat) > 0 && !contains(req.WSeat, seat) || contains(req.BSeat, seat) {
 		return ReasonSeat
+	}
+	if sc := s.deps.Screener; sc != nil {
+		if v := sc.Screen(req); !v.OK {
+			return ReasonInvalidTraffic
+		}
+		st.schain = sc.SupplyChain(req)
+	}
+	st.consent = s.deps.Consent.Decide(req)
+	if !st.consent.Contextual {
+		return ReasonConsent
 	}
 	if !s.pickCurrency(st) {
 		return ReasonCurrency
@@ -136,8 +152,8 @@ func (s *Server) lookupProfile(st *reqState, deadline time.Time) {
 	if s.deps.Profiles == nil {
 		return
 	}
-	if ok, _ := segments.Personal(&st.req); !ok {
-		return
+	if !st.consent.Personal {
+		return // no profile read, no user-keyed counter, no user id in notices
 	}
 	user := segments.ResolveUser(&st.req)
 	if user == "" {
@@ -346,6 +362,14 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 			(domain != "" && !c.DomainAllowed(domain)) || (bundle != "" && !c.DomainAllowed(bundle)) ||
 			c.CategoryBlocked(pageCats[0]) || c.CategoryBlocked(pageCats[1]) || c.CategoryBlocked(pageCats[2]) ||
 			blockedAd(req, c) {
+			continue
+		}
+		if c.ConsentRequired() && !st.consent.Personal {
+			reason = maxReason(reason, ReasonConsent)
+			continue
+		}
+		if r := c.SupplyChain; (r.Complete && !st.schain.Complete) || (r.AllowedSellers && !st.schain.AllowedSellers) {
+			reason = maxReason(reason, ReasonSupplyChain)
 			continue
 		}
 		if st.user != "" && c.FrequencyCap != nil &&

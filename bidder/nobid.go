@@ -14,6 +14,10 @@ const (
 	ReasonNoImps
 	// ReasonSeat: wseat/bseat exclude Kairos's seat.
 	ReasonSeat
+	// ReasonInvalidTraffic: the traffic-quality screen refused the request
+	// (blocked IP or user agent, missing IP or UA, blocked site, app or
+	// publisher); the screen counts the detailed reason.
+	ReasonInvalidTraffic
 	// ReasonCurrency: no currency of the request or floor is known.
 	ReasonCurrency
 	// ReasonNoCampaign: no campaign's format, size, country, device, phase or
@@ -22,6 +26,12 @@ const (
 	// ReasonTargeting: campaigns matched the index but flight, domain,
 	// category, exchange or advertiser rules excluded them.
 	ReasonTargeting
+	// ReasonConsent: regulation or consent allows no bid at all, or every
+	// matching campaign requires personal data that may not be used.
+	ReasonConsent
+	// ReasonSupplyChain: the matching campaigns require a complete or
+	// allow-listed supply chain the request lacks.
+	ReasonSupplyChain
 	// ReasonCreative: no creative fits the impression (secure, attributes,
 	// native assets, video constraints) or the user bought the product.
 	ReasonCreative
@@ -36,8 +46,8 @@ const (
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"none", "no_imps", "seat", "currency", "no_campaign",
-	"targeting", "creative", "frequency_cap", "pacing", "below_floor", "deadline"}
+var reasonNames = [numReasons]string{"none", "no_imps", "seat", "invalid_traffic", "currency",
+	"no_campaign", "targeting", "consent", "supply_chain", "creative", "frequency_cap", "pacing", "below_floor", "deadline"}
 
 // String returns the reason's name as used in metrics and the debug header.
 func (r Reason) String() string {

@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/kairos-rtb/kairos/campaigns"
+	"github.com/kairos-rtb/kairos/consent"
 	"github.com/kairos-rtb/kairos/creatives"
 	"github.com/kairos-rtb/kairos/money"
 	"github.com/kairos-rtb/kairos/pacing"
+	"github.com/kairos-rtb/kairos/quality"
 	"github.com/kairos-rtb/kairos/reports"
 	"github.com/kairos-rtb/kairos/segments"
 	"github.com/valyala/fasthttp"
@@ -64,6 +66,24 @@ type Reports interface {
 
 var _ Reports = (*reports.Counter)(nil)
 
+// Consent decides once per request whether personal data may be used and
+// whether any bid is allowed; consent.Decider implements it.
+type Consent interface {
+	Decide(req *openrtb2.BidRequest) consent.Decision
+}
+
+// Screener screens traffic quality before any lookup; quality.Screener
+// implements it.
+type Screener interface {
+	Screen(req *openrtb2.BidRequest) quality.Verdict
+	SupplyChain(req *openrtb2.BidRequest) quality.SChainStatus
+}
+
+var (
+	_ Consent  = (*consent.Decider)(nil)
+	_ Screener = (*quality.Screener)(nil)
+)
+
 // Campaigns supplies the current compiled campaign snapshot; never nil.
 type Campaigns interface {
 	Index() *campaigns.Index
@@ -79,6 +99,10 @@ type Deps struct {
 	// notice URLs; both or neither.
 	Pacer  Pacer
 	Signer *pacing.Signer
+	// Consent decides personal data use; nil means consent's defaults.
+	Consent Consent
+	// Screener, when set, refuses invalid traffic and reports supply chains.
+	Screener Screener
 	// Reports, when set, counts every decoded request's outcome.
 	Reports Reports
 	Metrics *Metrics
@@ -125,6 +149,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Signer != nil && cfg.PublicURL == "" {
 		return nil, errors.New("KAIROS_PUBLIC_URL: required to sign notice URLs")
+	}
+	if deps.Consent == nil {
+		d, err := consent.NewDecider(consent.Config{}, nil)
+		if err != nil {
+			return nil, err
+		}
+		deps.Consent = d
 	}
 	if deps.Assembler == nil {
 		deps.Assembler = creatives.NewAssembler(creatives.Config{}, creatives.HashChooser{})

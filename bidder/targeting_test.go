@@ -123,6 +123,12 @@ func TestTargeting(t *testing.T) {
 		func(r *openrtb2.BidRequest) {
 			r.Imp[0].PMP = &openrtb2.PMP{Deals: []openrtb2.Deal{{ID: "d1", BidFloor: 9}}}
 		}, "below_floor")
+	f("consent required, COPPA request", func(c *campaigns.Campaign) { c.Consent = "required" },
+		func(r *openrtb2.BidRequest) { r.Regs = &openrtb2.Regs{COPPA: 1} }, "consent")
+	f("consent contextual, COPPA request", nil,
+		func(r *openrtb2.BidRequest) { r.Regs = &openrtb2.Regs{COPPA: 1} }, "")
+	f("GDPR without consent string: no legal basis for any ad", nil,
+		func(r *openrtb2.BidRequest) { r.Regs = &openrtb2.Regs{GDPR: ptr[int8](1)} }, "consent")
 	f("deal campaign without deal in open auction", func(c *campaigns.Campaign) { c.Targeting.Deals = []string{"d1"} },
 		nil, "no_campaign")
 }

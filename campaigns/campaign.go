@@ -25,7 +25,12 @@ type Campaign struct {
 	Bid          Bid           `yaml:"bid" json:"bid"`
 	Targeting    Targeting     `yaml:"targeting,omitempty" json:"targeting"`
 	FrequencyCap *FrequencyCap `yaml:"frequency_cap,omitempty" json:"frequency_cap,omitempty"`
-	Creatives    []Creative    `yaml:"creatives" json:"creatives"`
+	// Consent is "contextual" (default: bid without the profile where personal
+	// data may not be used) or "required" (bid only with personal data).
+	Consent string `yaml:"consent,omitempty" json:"consent,omitempty"`
+	// SupplyChain demands a complete and/or allow-listed supply chain.
+	SupplyChain SupplyChainRule `yaml:"supply_chain,omitempty" json:"supply_chain,omitempty"`
+	Creatives   []Creative      `yaml:"creatives" json:"creatives"`
 	// Version is set by the store on every write; a put naming an older version
 	// is refused.
 	Version int64 `yaml:"version,omitempty" json:"version,omitempty"`
@@ -92,6 +97,17 @@ type Daypart struct {
 	From string   `yaml:"from" json:"from"`
 	To   string   `yaml:"to" json:"to"`
 }
+
+// SupplyChainRule is a campaign's demand on the request's schain.
+type SupplyChainRule struct {
+	// Complete requires schain.complete=1 with every node naming asi and sid.
+	Complete bool `yaml:"complete,omitempty" json:"complete,omitempty"`
+	// AllowedSellers requires every node's seller on the configured allow list.
+	AllowedSellers bool `yaml:"allowed_sellers,omitempty" json:"allowed_sellers,omitempty"`
+}
+
+// ConsentRequired reports whether the campaign bids only with personal data.
+func (c *Campaign) ConsentRequired() bool { return c.Consent == "required" }
 
 // FrequencyCap limits impressions per user per campaign within a window.
 type FrequencyCap struct {

@@ -164,10 +164,12 @@ var hhmmRe = regexp.MustCompile(`^([01]\d|2[0-3]):[0-5]\d$|^24:00$`)
 var (
 	Statuses = []string{"active", "paused"}
 	Pacings  = []string{"asap", "even", "ahead"}
-	Devices  = []string{"desktop", "mobile", "tablet", "ctv"}
-	Formats  = []string{"banner", "native", "video", "audio"}
-	Parts    = []string{"headline", "message", "product", "offer", "cta", "crosssell", "greeting"}
-	Weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+	// ConsentModes are the values of a campaign's consent key.
+	ConsentModes = []string{"contextual", "required"}
+	Devices      = []string{"desktop", "mobile", "tablet", "ctv"}
+	Formats      = []string{"banner", "native", "video", "audio"}
+	Parts        = []string{"headline", "message", "product", "offer", "cta", "crosssell", "greeting"}
+	Weekdays     = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 )
 
 // Validate checks c and returns every problem found, with Field set to the key
@@ -229,6 +231,9 @@ func (c *Campaign) Validate() []Problem {
 		bad("budget.currency", "%q: want a 3-letter ISO 4217 code such as USD", c.Budget.Currency)
 	}
 	checkEnum(bad, "pacing", c.Pacing, Pacings)
+	if c.Consent != "" {
+		checkEnum(bad, "consent", c.Consent, ConsentModes)
+	}
 	if c.Bid.BaseCPM <= 0 {
 		bad("bid.base_cpm", "must be positive, got %s", c.Bid.BaseCPM)
 	}

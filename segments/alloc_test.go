@@ -19,8 +19,6 @@ func TestZeroAllocs(t *testing.T) {
 			t.Errorf("%s: %.1f allocations per run, want 0", name, n)
 		}
 	}
-	req := bidRequest(t, consentReq)
-	f("Personal", func() { Personal(req) })
 	eidReq := bidRequest(t, `{"id":"1","device":{"ifa":"i","lmt":1},"user":{"eids":[{"source":"a","uids":[{"id":"e"}]}]}}`)
 	f("ResolveUser", func() { ResolveUser(eidReq) })
 

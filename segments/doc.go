@@ -1,11 +1,12 @@
 // Package segments owns purchase-phase profiles: their Redis schema, the
 // batched and cached lookup at bid time, bulk import, first-party events that
-// move users between phases, frequency counters, the consent gate that decides
-// whether a profile may be used at all, and the admin HTTP handlers.
+// move users between phases, frequency counters, the user id resolution, and
+// the admin HTTP handlers. Whether a profile may be used at all is the consent
+// package's decision, made before any lookup.
 //
 // # Hot path
 //
-// Personal, ResolveUser and a Lookup.Get answered from the local cache do not
+// ResolveUser and a Lookup.Get answered from the local cache do not
 // allocate. A cache miss waits for one pipelined Redis round trip shared with
 // other concurrent misses, and never longer than its context's deadline; it
 // allocates for the Redis reply and the new cache entry. Get never blocks on a

@@ -32,6 +32,13 @@ type config struct {
 	LogLevel       string
 	ShutdownWait   time.Duration
 	LookupTimeout  time.Duration
+	VendorID       int
+	IPBlocklists   string
+	BlockedDomains string
+	BlockedApps    string
+	BlockedPubs    string
+	SellerAllow    string
+	AllowNoIPUA    bool
 	ClockSpeed     float64
 	// ready, if set (tests), is called with the listen addresses once serving.
 	ready func(bidAddr, adminAddr string)
@@ -79,6 +86,11 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	str(&c.CampaignsFile, "campaigns", "KAIROS_CAMPAIGNS", "", "campaign YAML file to validate and store at start")
 	str(&c.Seat, "seat", "KAIROS_SEAT", "kairos", "seat id in bid responses")
 	str(&c.CurrencyRates, "currency-rates", "KAIROS_CURRENCY_RATES", "", "static currency rates, base first: USD=1,EUR=1.08,…")
+	str(&c.IPBlocklists, "ip-blocklist", "KAIROS_IP_BLOCKLIST", "", "comma-separated files of blocked IPs and CIDRs (IPv4/IPv6), reloaded when they change and on SIGHUP")
+	str(&c.BlockedDomains, "blocked-domains", "KAIROS_BLOCKED_DOMAINS", "", "comma-separated site domains never bid on")
+	str(&c.BlockedApps, "blocked-apps", "KAIROS_BLOCKED_APPS", "", "comma-separated app bundles never bid on")
+	str(&c.BlockedPubs, "blocked-publishers", "KAIROS_BLOCKED_PUBLISHERS", "", "comma-separated publisher ids never bid on")
+	str(&c.SellerAllow, "seller-allowlist", "KAIROS_SELLER_ALLOWLIST", "", "comma-separated supply-chain sellers (asi or asi:sid) for campaigns that require allowed sellers")
 	str(&c.LogLevel, "log-level", "KAIROS_LOG_LEVEL", "info", "debug, info, warn or error")
 	for _, err := range []error{
 		dur(&c.DefaultTmax, "default-tmax", "KAIROS_DEFAULT_TMAX", 100*time.Millisecond, "deadline for requests without tmax"),
@@ -89,6 +101,7 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		dur(&c.CacheTTL, "profile-cache-ttl", "KAIROS_PROFILE_CACHE_TTL", time.Second, "how long a looked-up profile is cached in process"),
 		dur(&c.ShutdownWait, "shutdown-wait", "KAIROS_SHUTDOWN_WAIT", 10*time.Second, "how long a graceful stop waits for in-flight requests"),
 		num(&c.MaxBodyBytes, "max-body-bytes", "KAIROS_MAX_BODY_BYTES", 256<<10, "largest bid request body, after decompression"),
+		num(&c.VendorID, "tcf-vendor-id", "KAIROS_TCF_VENDOR_ID", 0, "Kairos's IAB TCF vendor id; 0 = none, so GDPR requests get no bid"),
 		num(&c.CacheSize, "profile-cache-size", "KAIROS_PROFILE_CACHE_SIZE", 100_000, "profiles cached in process"),
 	} {
 		if err != nil {
@@ -104,14 +117,30 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		speed = f
 	}
 	fs.Float64Var(&c.ClockSpeed, "clock-speed", speed, "simulated time speed for time-compressed tests; 1 = real time (KAIROS_CLOCK_SPEED)")
+	allowNo := getenv("KAIROS_ALLOW_MISSING_IP_UA") == "1" || getenv("KAIROS_ALLOW_MISSING_IP_UA") == "true"
+	fs.BoolVar(&c.AllowNoIPUA, "allow-missing-ip-ua", allowNo, "let web requests without IP or user agent through screening (KAIROS_ALLOW_MISSING_IP_UA)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	if c.VendorID < 0 || c.VendorID > 65535 {
+		return nil, fmt.Errorf("KAIROS_TCF_VENDOR_ID: %d is not a vendor id (0-65535)", c.VendorID)
+	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen
 	}
 	return c, nil
+}
+
+// list splits a comma-separated setting, dropping empty items.
+func list(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

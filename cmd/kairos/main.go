@@ -20,10 +20,12 @@ import (
 	"github.com/kairos-rtb/kairos/admin"
 	"github.com/kairos-rtb/kairos/bidder"
 	"github.com/kairos-rtb/kairos/campaigns"
+	"github.com/kairos-rtb/kairos/consent"
 	"github.com/kairos-rtb/kairos/creatives"
 	"github.com/kairos-rtb/kairos/demo"
 	"github.com/kairos-rtb/kairos/money"
 	"github.com/kairos-rtb/kairos/pacing"
+	"github.com/kairos-rtb/kairos/quality"
 	"github.com/kairos-rtb/kairos/reports"
 	"github.com/kairos-rtb/kairos/segments"
 	"github.com/kairos-rtb/kairos/storage"
@@ -167,10 +169,46 @@ func run(ctx context.Context, cfg *config) error {
 	notices.Start()
 	defer notices.Stop(context.Background())
 
+	decider, err := consent.NewDecider(consent.Config{VendorID: uint16(cfg.VendorID)}, reg)
+	if err != nil {
+		return err
+	}
+	screener, err := quality.NewScreener(quality.Config{IPBlocklistFiles: list(cfg.IPBlocklists),
+		BlockedDomains: list(cfg.BlockedDomains), BlockedApps: list(cfg.BlockedApps),
+		BlockedPublishers: list(cfg.BlockedPubs), SellerAllowList: list(cfg.SellerAllow),
+		AllowMissingIPOrUA: cfg.AllowNoIPUA}, reg, log)
+	if err != nil {
+		return err
+	}
+	screenCtx, stopScreen := context.WithCancel(context.Background())
+	defer stopScreen()
+	go screener.Run(screenCtx, 30*time.Second) // reloads blocklist files when they change
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-screenCtx.Done():
+				return
+			case <-hup:
+				if err := screener.Reload(); err != nil {
+					log.Error("blocklist reload refused; keeping the previous lists", zap.Error(err))
+				} else {
+					log.Info("blocklists reloaded")
+				}
+			}
+		}
+	}()
+	if cfg.VendorID == 0 {
+		log.Warn("KAIROS_TCF_VENDOR_ID is not set: requests under GDPR get no bids")
+	}
+
 	bid, err := bidder.New(bidder.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTmax: cfg.DefaultTmax, MaxTmax: cfg.MaxTmax,
 		NetworkReserve: cfg.NetworkReserve, LookupTimeout: cfg.LookupTimeout, Seat: cfg.Seat, Rates: cfg.CurrencyRates, PublicURL: cfg.PublicURL,
 	}, bidder.Deps{Campaigns: watcher, Profiles: lookup, Pacer: pacer, Signer: signer, Assembler: assembler, Reports: counter,
+		Consent: decider, Screener: screener,
 		Metrics: bidder.NewMetrics(reg), Log: log, Now: clock.Now})
 	if err != nil {
 		return err

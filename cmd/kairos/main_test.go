@@ -183,7 +183,7 @@ func e2eRequest(user string) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf(`{"id":"e2e-%s","tmax":500,"imp":[{"id":"1","banner":{"w":970,"h":250}}],`+
-		`"site":{"domain":"news.example"},"device":{"ua":"Mozilla/5.0","devicetype":2,"geo":{"country":"NZL"}},`+
+		`"site":{"domain":"news.example"},"device":{"ua":"Mozilla/5.0","ip":"203.0.113.20","devicetype":2,"geo":{"country":"NZL"}},`+
 		`"user":{"buyeruid":%q}}`, hex.EncodeToString(b[:]), user)
 }
 
