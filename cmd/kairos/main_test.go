@@ -327,3 +327,69 @@ func TestDemoModeBids(t *testing.T) {
 		t.Fatalf("demo intent price %v, want 2.50 × 1.8 = 4.50", p)
 	}
 }
+
+// TestNoConsentTouchesNoUserKeys: a request whose user opted out (US privacy)
+// still gets a contextual bid, but Kairos reads no key of that user (the
+// profile key's idle time keeps growing) and its win notice writes no
+// user-keyed counter (the counter key never appears).
+func TestNoConsentTouchesNoUserKeys(t *testing.T) {
+	url, rdb := realRedisClient(t)
+	in := startInstance(t, url, rdb.Keys.Prefix, nil)
+	if status, body := adminDo(t, in, "POST", "/v1/campaigns", e2eCampaign); status/100 != 2 {
+		t.Fatalf("apply: %d %s", status, body)
+	}
+	profile := `{"user":"private-user","phase":"intent","product":{"id":"sku-7","name":"Thing","price":"9.00"},"ttl":"1h"}`
+	if status, body := adminDo(t, in, "POST", "/v1/segments/import", profile); status != 200 {
+		t.Fatalf("import: %d %s", status, body)
+	}
+	optedOut := func(user string) string {
+		return strings.Replace(e2eRequest(user), `"imp":`, `"regs":{"us_privacy":"1YYN"},"imp":`, 1)
+	}
+	waitFor(t, 3*time.Second, []*instance{in}, func(in *instance) bool {
+		return bid(t, in, optedOut("someone")).campaign() == "e2e-campaign"
+	})
+	ctx := context.Background()
+	pkey, fckey := rdb.Keys.User("private-user", "p"), rdb.Keys.User("private-user", "fc")
+	idle := func() int64 {
+		d, err := rdb.Client.ObjectIdleTime(ctx, pkey).Result()
+		if err != nil {
+			t.Fatalf("OBJECT IDLETIME %s: %v", pkey, err)
+		}
+		return int64(d.Seconds())
+	}
+	// Redis reports idle time in whole seconds: let two of them pass untouched.
+	time.Sleep(2100 * time.Millisecond)
+	if idle() < 2 {
+		t.Fatalf("profile key touched since import (idle %ds)", idle())
+	}
+
+	got := bid(t, in, optedOut("private-user"))
+	if got.campaign() != "e2e-campaign" || got.resp.SeatBid[0].Bid[0].Price != 2 {
+		t.Fatalf("opted-out user: %d %s, want the contextual bid at base CPM 2.00", got.status, got.reason)
+	}
+	nurl := strings.ReplaceAll(got.resp.SeatBid[0].Bid[0].NURL, "${AUCTION_PRICE}", "1.00")
+	if strings.Contains(nurl, "private-user") {
+		t.Fatalf("the user id travels in a notice URL without consent: %s", nurl)
+	}
+	resp, err := http.Get(nurl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("win notice: %s", resp.Status)
+	}
+	if n := idle(); n < 2 {
+		t.Fatalf("the opted-out request read the user's profile (idle %ds)", n)
+	}
+	if n, _ := rdb.Client.Exists(ctx, fckey).Result(); n != 0 {
+		t.Fatal("the opted-out user's win wrote a user-keyed frequency counter")
+	}
+	// Control: with consent the same user's profile is read at once.
+	if got := bid(t, in, e2eRequest("private-user")); got.campaign() != "e2e-campaign" {
+		t.Fatalf("consented request: %d %s", got.status, got.reason)
+	}
+	if n := idle(); n != 0 {
+		t.Fatalf("control: the consented request did not read the profile (idle %ds)", n)
+	}
+}
