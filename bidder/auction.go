@@ -42,6 +42,7 @@ type reqState struct {
 	dims     reports.Dims // the request's report dimensions (no campaign)
 	consent  consent.Decision
 	schain   quality.SChainStatus
+	detail   string // the screen's reason for invalid traffic, for reports
 }
 
 // rand returns the next number of the request's xorshift sequence, for pacing
@@ -100,6 +101,7 @@ func (st *reqState) reset() {
 	st.dims = reports.Dims{}
 	st.consent = consent.Decision{}
 	st.schain = quality.SChainStatus{}
+	st.detail = ""
 }
 
 // auction decides the request: it fills st.bids and returns ReasonNone, or
@@ -112,12 +114,14 @@ func (s *Server) auction(st *reqState, now, deadline time.Time) Reason {
 	}
 	if sc := s.deps.Screener; sc != nil {
 		if v := sc.Screen(req); !v.OK {
+			st.detail = v.Reason.String()
 			return ReasonInvalidTraffic
 		}
 		st.schain = sc.SupplyChain(req)
 	}
 	st.consent = s.deps.Consent.Decide(req)
 	if !st.consent.Contextual {
+		st.detail = st.consent.Reason.String()
 		return ReasonConsent
 	}
 	if !s.pickCurrency(st) {
@@ -246,6 +250,19 @@ func impFormats(st *reqState, imp *openrtb2.Imp) campaigns.Format {
 	return f
 }
 
+// detailNames are the report names of no-bids with a detail ("invalid_traffic/ua_bot",
+// "consent/gdpr_vendor"), built once so counting does not concatenate.
+var detailNames = func() map[Reason]map[string]string {
+	m := map[Reason]map[string]string{ReasonInvalidTraffic: {}, ReasonConsent: {}}
+	for _, r := range quality.Reasons() {
+		m[ReasonInvalidTraffic][r] = "invalid_traffic/" + r
+	}
+	for _, r := range consent.Reasons() {
+		m[ReasonConsent][r] = "consent/" + r
+	}
+	return m
+}()
+
 // formatCode is the reports' code of a single format bit: 1 banner, 2 native,
 // 3 video, 4 audio.
 func formatCode(f campaigns.Format) uint8 {
@@ -280,7 +297,11 @@ func (s *Server) count(st *reqState, reason Reason) {
 		return
 	}
 	if reason != ReasonNone {
-		rc.NoBid(&st.dims, reason.String())
+		name := reason.String()
+		if d, ok := detailNames[reason][st.detail]; ok {
+			name = d
+		}
+		rc.NoBid(&st.dims, name)
 		return
 	}
 	d := st.dims
