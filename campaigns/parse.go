@@ -77,6 +77,9 @@ func Parse(name string, r io.Reader) ([]Campaign, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	// A second decoder reads the same documents as node trees, so problems
+	// found after decoding can be given the line of the field they name.
+	nodes := yaml.NewDecoder(bytes.NewReader(data))
 	var (
 		out      []Campaign
 		problems []Problem
@@ -88,6 +91,8 @@ func Parse(name string, r io.Reader) ([]Campaign, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		var tree yaml.Node
+		_ = nodes.Decode(&tree) // same documents; its errors are dec's
 		var te *yaml.TypeError
 		switch {
 		case errors.As(err, &te):
@@ -104,6 +109,7 @@ func Parse(name string, r io.Reader) ([]Campaign, error) {
 		}
 		for _, p := range c.Validate() {
 			p.File = name
+			p.Line = lineOf(&tree, p.Field)
 			problems = append(problems, p)
 		}
 		if c.ID != "" {
@@ -122,6 +128,46 @@ func Parse(name string, r io.Reader) ([]Campaign, error) {
 		return nil, &ValidationError{Problems: []Problem{{File: name, Message: "no campaigns in file"}}}
 	}
 	return out, nil
+}
+
+// lineOf returns the line of the field at path ("bid.max_cpm",
+// "creatives[0].parts.headline", "targeting.countries[2]") in a decoded
+// document, or of its nearest present parent; 0 when nothing matches.
+func lineOf(doc *yaml.Node, path string) int {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, seg := range strings.Split(path, ".") {
+		key, idx := seg, -1
+		if i := strings.IndexByte(seg, '['); i >= 0 && strings.HasSuffix(seg, "]") {
+			key = seg[:i]
+			idx, _ = strconv.Atoi(seg[i+1 : len(seg)-1])
+		}
+		next := (*yaml.Node)(nil)
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					line = n.Content[i].Line
+					next = n.Content[i+1]
+					break
+				}
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
 }
 
 func yamlProblem(file, id, msg string) Problem {

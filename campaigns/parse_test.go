@@ -60,8 +60,8 @@ creatives:
 		`status: "running"`,
 		`flight.timezone: unknown time zone`,
 		`budget.daily: must be positive`,
-		`bid.max_cpm: 2.00 is below bid.base_cpm 3.00`,
-		`targeting.countries[0]`,
+		`bad.yaml:10: campaign "Bad_ID": bid.max_cpm: 2.00 is below bid.base_cpm 3.00`,
+		`bad.yaml:11: campaign "Bad_ID": targeting.countries[0]`,
 		`creatives[0].landing_url`,
 	} {
 		if !strings.Contains(msg, want) {
@@ -74,5 +74,27 @@ func TestParseSyntaxError(t *testing.T) {
 	_, err := Parse("x.yaml", strings.NewReader("id: [unclosed\n"))
 	if err == nil || !strings.Contains(err.Error(), "x.yaml") {
 		t.Fatalf("want error naming the file, got %v", err)
+	}
+}
+
+// TestProblemLinesAcrossDocuments: a problem in the second document names its
+// line in the file, not in the document.
+func TestProblemLinesAcrossDocuments(t *testing.T) {
+	demo, err := os.ReadFile("../demo/campaigns.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Count(string(demo), "\n")
+	bad := string(demo) + "---\n" + strings.Replace(strings.SplitN(string(demo), "---\n", 2)[0],
+		"id: trail-runner-autumn", "id: second", 1)
+	bad = strings.Replace(bad, "max_cpm: 8.00", "max_cpm: 1.00", 2)
+	_, err = Parse("two.yaml", strings.NewReader(bad))
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) != 2 {
+		t.Fatalf("want two max_cpm problems, got %v", err)
+	}
+	first, second := ve.Problems[0], ve.Problems[1]
+	if first.Field != "bid.max_cpm" || second.Campaign != "second" || second.Line != first.Line+lines+1 {
+		t.Fatalf("lines: first %d, second %d (file has %d lines before the second document)", first.Line, second.Line, lines+1)
 	}
 }
