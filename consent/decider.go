@@ -2,6 +2,7 @@ package consent
 
 import (
 	"fmt"
+	"github.com/kairos-rtb/kairos/extjson"
 	"unsafe"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -135,15 +136,15 @@ func (d *Decider) decide(req *openrtb2.BidRequest) Decision {
 		}
 		if len(regs.Ext) > 0 {
 			// OpenRTB 2.5 places, read only where the 2.6 field is absent.
-			m := members{b: regs.Ext}
+			m := extjson.Members{B: regs.Ext}
 			for {
-				k, v, ok := m.next()
+				k, v, ok := m.Next()
 				if !ok {
 					break
 				}
 				switch string(k) {
 				case "gdpr":
-					if f, ok := flag(v); ok && gdpr < 0 {
+					if f, ok := extjson.Flag(v); ok && gdpr < 0 {
 						gdpr = f
 					}
 				case "us_privacy":
@@ -232,7 +233,7 @@ func consentString(u *openrtb2.User) string {
 // extString returns the raw contents of the string member key of obj, ""
 // when absent or not a string. It points into obj.
 func extString(obj []byte, key string) string {
-	v, ok := field(obj, key)
+	v, ok := extjson.Field(obj, key)
 	if !ok {
 		return ""
 	}
@@ -242,7 +243,7 @@ func extString(obj []byte, key string) string {
 // stringValue returns the raw contents of a JSON string token, "" for other
 // tokens. It points into tok.
 func stringValue(tok []byte) string {
-	s, ok := rawString(tok)
+	s, ok := extjson.RawString(tok)
 	if !ok || len(s) == 0 {
 		return ""
 	}

@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"github.com/kairos-rtb/kairos/extjson"
 	"unsafe"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -64,7 +65,7 @@ func (s *Screener) supplyChain(req *openrtb2.BidRequest) SChainStatus {
 	if len(src.Ext) == 0 {
 		return st
 	}
-	v, ok := field(src.Ext, "schain")
+	v, ok := extjson.Field(src.Ext, "schain")
 	if !ok {
 		return st
 	}
@@ -76,36 +77,36 @@ func (s *Screener) supplyChain(req *openrtb2.BidRequest) SChainStatus {
 func schainFromJSON(obj []byte, sellers nameSet) SChainStatus {
 	st := SChainStatus{Present: true, AllowedSellers: len(sellers) == 0}
 	complete, allowed := false, true
-	m := members{b: obj}
+	m := extjson.Members{B: obj}
 	for {
-		k, v, ok := m.next()
+		k, v, ok := m.Next()
 		if !ok {
 			break
 		}
 		switch string(k) {
 		case "complete":
-			c, ok := intValue(v)
+			c, ok := extjson.Int(v)
 			complete = ok && c == 1
 		case "nodes":
-			e := elements{b: v}
+			e := extjson.Elements{B: v}
 			for {
-				node, ok := e.next()
+				node, ok := e.Next()
 				if !ok {
 					break
 				}
 				st.Nodes++
 				var asi, sid []byte
-				nm := members{b: node}
+				nm := extjson.Members{B: node}
 				for {
-					nk, nv, ok := nm.next()
+					nk, nv, ok := nm.Next()
 					if !ok {
 						break
 					}
 					switch string(nk) {
 					case "asi":
-						asi, _ = rawString(nv)
+						asi, _ = extjson.RawString(nv)
 					case "sid":
-						sid, _ = rawString(nv)
+						sid, _ = extjson.RawString(nv)
 					}
 				}
 				if len(asi) == 0 || len(sid) == 0 {

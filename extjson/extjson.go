@@ -1,9 +1,4 @@
-package quality
-
-// A minimal, allocation-free reader for the one OpenRTB ext member this
-// package needs: source.ext.schain (OpenRTB 2.5). It never unescapes: a
-// seller's asi or sid with an escape in it is compared as written, so it
-// does not match an allow-list entry.
+package extjson
 
 // maxDepth bounds nesting while skipping values, so hostile input cannot
 // recurse deeply.
@@ -11,23 +6,26 @@ const maxDepth = 32
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-func skipSpace(b []byte, i int) int {
+// SkipSpace returns the index of the first byte at or after i that is not
+// JSON white space.
+func SkipSpace(b []byte, i int) int {
 	for i < len(b) && isSpace(b[i]) {
 		i++
 	}
 	return i
 }
 
-// skipValue returns the index just after the JSON value starting at b[i]
-// (after optional white space), or -1 when it is malformed.
-func skipValue(b []byte, i, depth int) int {
-	i = skipSpace(b, i)
+// SkipValue returns the index just after the JSON value starting at b[i]
+// (after optional white space), or -1 when it is malformed or nested deeper
+// than 32 levels counting from depth (pass 1 at top level).
+func SkipValue(b []byte, i, depth int) int {
+	i = SkipSpace(b, i)
 	if i >= len(b) {
 		return -1
 	}
 	switch c := b[i]; {
 	case c == '"':
-		return skipString(b, i)
+		return SkipString(b, i)
 	case c == '{' || c == '[':
 		if depth >= maxDepth {
 			return -1
@@ -36,29 +34,29 @@ func skipValue(b []byte, i, depth int) int {
 		if c == '[' {
 			closing = ']'
 		}
-		i = skipSpace(b, i+1)
+		i = SkipSpace(b, i+1)
 		if i < len(b) && b[i] == closing {
 			return i + 1
 		}
 		for {
 			if c == '{' {
-				i = skipSpace(b, i)
+				i = SkipSpace(b, i)
 				if i >= len(b) || b[i] != '"' {
 					return -1
 				}
-				if i = skipString(b, i); i < 0 {
+				if i = SkipString(b, i); i < 0 {
 					return -1
 				}
-				i = skipSpace(b, i)
+				i = SkipSpace(b, i)
 				if i >= len(b) || b[i] != ':' {
 					return -1
 				}
 				i++
 			}
-			if i = skipValue(b, i, depth+1); i < 0 {
+			if i = SkipValue(b, i, depth+1); i < 0 {
 				return -1
 			}
-			i = skipSpace(b, i)
+			i = SkipSpace(b, i)
 			if i >= len(b) {
 				return -1
 			}
@@ -90,8 +88,8 @@ func skipValue(b []byte, i, depth int) int {
 	}
 }
 
-// skipString returns the index after the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
+// SkipString returns the index after the string starting at b[i] == '"'.
+func SkipString(b []byte, i int) int {
 	for i++; i < len(b); i++ {
 		switch b[i] {
 		case '\\':
@@ -103,22 +101,23 @@ func skipString(b []byte, i int) int {
 	return -1
 }
 
-// members iterates over the members of a JSON object without allocating.
-type members struct {
-	b []byte
+// Members iterates over the Members of a JSON object without allocating.
+type Members struct {
+	// B is the object to iterate.
+	B []byte
 	i int
 	n int
 }
 
 // next returns the next member's name (raw, escapes left) and raw value;
 // ok is false at the end or at malformed input.
-func (m *members) next() (key, val []byte, ok bool) {
-	b, i := m.b, skipSpace(m.b, m.i)
+func (m *Members) Next() (key, val []byte, ok bool) {
+	b, i := m.B, SkipSpace(m.B, m.i)
 	if m.n == 0 {
 		if i >= len(b) || b[i] != '{' {
 			return nil, nil, false
 		}
-		i = skipSpace(b, i+1)
+		i = SkipSpace(b, i+1)
 		if i < len(b) && b[i] == '}' {
 			return nil, nil, false
 		}
@@ -126,23 +125,23 @@ func (m *members) next() (key, val []byte, ok bool) {
 		if i >= len(b) || b[i] != ',' {
 			return nil, nil, false
 		}
-		i = skipSpace(b, i+1)
+		i = SkipSpace(b, i+1)
 	}
 	if i >= len(b) || b[i] != '"' {
 		return nil, nil, false
 	}
-	end := skipString(b, i)
+	end := SkipString(b, i)
 	if end < 0 {
 		return nil, nil, false
 	}
 	key = b[i+1 : end-1]
-	i = skipSpace(b, end)
+	i = SkipSpace(b, end)
 	if i >= len(b) || b[i] != ':' {
 		return nil, nil, false
 	}
-	i = skipSpace(b, i+1)
+	i = SkipSpace(b, i+1)
 	start := i
-	if i = skipValue(b, i, 1); i < 0 {
+	if i = SkipValue(b, i, 1); i < 0 {
 		return nil, nil, false
 	}
 	m.i, m.n = i, m.n+1
@@ -151,10 +150,10 @@ func (m *members) next() (key, val []byte, ok bool) {
 
 // field returns the raw value of the top-level member key of the JSON object
 // obj. A malformed object yields not found.
-func field(obj []byte, key string) ([]byte, bool) {
-	m := members{b: obj}
+func Field(obj []byte, key string) ([]byte, bool) {
+	m := Members{B: obj}
 	for {
-		k, v, ok := m.next()
+		k, v, ok := m.Next()
 		if !ok {
 			return nil, false
 		}
@@ -164,18 +163,33 @@ func field(obj []byte, key string) ([]byte, bool) {
 	}
 }
 
-// rawString returns the contents of a JSON string token, escapes left as
+// RawString returns the contents of a JSON string token, escapes left as
 // they are, or false for any other token.
-func rawString(tok []byte) ([]byte, bool) {
+func RawString(tok []byte) ([]byte, bool) {
 	if len(tok) < 2 || tok[0] != '"' || tok[len(tok)-1] != '"' {
 		return nil, false
 	}
 	return tok[1 : len(tok)-1], true
 }
 
-// intValue reads a JSON integer (or a string holding one) of up to 9 digits.
-func intValue(tok []byte) (int, bool) {
-	if s, isStr := rawString(tok); isStr {
+// flag reads a 0/1 flag given as a number or a string ("1"); ok is false for
+// anything else.
+func Flag(tok []byte) (v int8, ok bool) {
+	if s, isStr := RawString(tok); isStr {
+		tok = s
+	}
+	switch string(tok) {
+	case "0":
+		return 0, true
+	case "1":
+		return 1, true
+	}
+	return 0, false
+}
+
+// Int reads a JSON integer (or a string holding one) of up to 9 digits.
+func Int(tok []byte) (int, bool) {
+	if s, isStr := RawString(tok); isStr {
 		tok = s
 	}
 	if len(tok) == 0 || len(tok) > 9 {
@@ -191,22 +205,23 @@ func intValue(tok []byte) (int, bool) {
 	return v, true
 }
 
-// elements iterates over the elements of a JSON array without allocating.
-type elements struct {
-	b []byte
+// Elements iterates over the Elements of a JSON array without allocating.
+type Elements struct {
+	// B is the array to iterate.
+	B []byte
 	i int
 	n int
 }
 
 // next returns the next element's raw value; ok is false at the end or at
 // malformed input.
-func (e *elements) next() (val []byte, ok bool) {
-	b, i := e.b, skipSpace(e.b, e.i)
+func (e *Elements) Next() (val []byte, ok bool) {
+	b, i := e.B, SkipSpace(e.B, e.i)
 	if e.n == 0 {
 		if i >= len(b) || b[i] != '[' {
 			return nil, false
 		}
-		i = skipSpace(b, i+1)
+		i = SkipSpace(b, i+1)
 		if i < len(b) && b[i] == ']' {
 			return nil, false
 		}
@@ -214,10 +229,10 @@ func (e *elements) next() (val []byte, ok bool) {
 		if i >= len(b) || b[i] != ',' {
 			return nil, false
 		}
-		i = skipSpace(b, i+1)
+		i = SkipSpace(b, i+1)
 	}
 	start := i
-	if i = skipValue(b, i, 1); i < 0 {
+	if i = SkipValue(b, i, 1); i < 0 {
 		return nil, false
 	}
 	e.i, e.n = i, e.n+1
