@@ -40,6 +40,8 @@ type config struct {
 	SellerAllow    string
 	AllowNoIPUA    bool
 	ClockSpeed     float64
+	ClockStart     time.Time // simulated time at ClockReal (tests)
+	ClockReal      time.Time
 	// ready, if set (tests), is called with the listen addresses once serving.
 	ready func(bidAddr, adminAddr string)
 }
@@ -115,6 +117,18 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 			return nil, fmt.Errorf("KAIROS_CLOCK_SPEED: %q is not a positive number", v)
 		}
 		speed = f
+	}
+	for _, v := range []struct {
+		env string
+		dst *time.Time
+	}{{"KAIROS_CLOCK_START", &c.ClockStart}, {"KAIROS_CLOCK_REAL_START", &c.ClockReal}} {
+		if s := getenv(v.env); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q is not an RFC 3339 time", v.env, s)
+			}
+			*v.dst = t
+		}
 	}
 	fs.Float64Var(&c.ClockSpeed, "clock-speed", speed, "simulated time speed for time-compressed tests; 1 = real time (KAIROS_CLOCK_SPEED)")
 	allowNo := getenv("KAIROS_ALLOW_MISSING_IP_UA") == "1" || getenv("KAIROS_ALLOW_MISSING_IP_UA") == "true"

@@ -115,8 +115,18 @@ func run(ctx context.Context, cfg *config) error {
 	defer lookup.Stop()
 
 	clock := pacing.Clock(pacing.SystemClock{})
-	if cfg.ClockSpeed != 1 {
-		clock = pacing.NewScaledClock(time.Now(), cfg.ClockSpeed)
+	if cfg.ClockSpeed != 1 || !cfg.ClockStart.IsZero() {
+		// Simulated time for time-compressed tests: KAIROS_CLOCK_START is the
+		// simulated time at KAIROS_CLOCK_REAL_START (default: now), so several
+		// processes given the same values agree on the time.
+		start, real := cfg.ClockStart, cfg.ClockReal
+		if real.IsZero() {
+			real = time.Now()
+		}
+		if start.IsZero() {
+			start = real
+		}
+		clock = pacing.NewScaledClockSince(start, real, cfg.ClockSpeed)
 		log.Warn("simulated clock: time runs faster than real time (tests only)", zap.Float64("speed", cfg.ClockSpeed))
 	}
 	pcfg := pacing.Config{}
