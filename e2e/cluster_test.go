@@ -45,6 +45,12 @@ func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 // runTests builds the kairos binary once (without -race: the processes under
 // test run as they do in production) and runs the tests.
 func runTests(m *testing.M) int {
+	// These tests run whole Kairos processes under load for over a minute and
+	// are sensitive to a busy machine; they run when asked (.ci/run does).
+	if os.Getenv("KAIROS_E2E") == "" {
+		fmt.Println("e2e: skipped; set KAIROS_E2E=1 to run the end-to-end simulations")
+		return m.Run()
+	}
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil || len(bytes.TrimSpace(gomod)) == 0 || string(bytes.TrimSpace(gomod)) == os.DevNull {
 		fmt.Fprintf(os.Stderr, "e2e: cannot find the module root (go env GOMOD: %q, %v)\n", gomod, err)
@@ -96,6 +102,9 @@ type node struct {
 // when the test ends) and prepares the environment every instance shares;
 // extra holds further KAIROS_*=value settings.
 func newCluster(t *testing.T, extra ...string) *cluster {
+	if os.Getenv("KAIROS_E2E") == "" {
+		t.Skip("end-to-end simulation: set KAIROS_E2E=1 (.ci/run does)")
+	}
 	t.Helper()
 	rdb := storagetest.Open(t, true)
 	redisURL := os.Getenv("KAIROS_TEST_REDIS")
