@@ -177,8 +177,9 @@ func evenDay(t *testing.T, window time.Duration) {
 			t.Errorf("%s overspent day %s: %d > %d", ec.id, day, l["d:"+day+":spent"], 24*ec.perHour)
 		}
 	}
-	t.Logf("  requests %d (%.0f/s), errors %d %v, no-bids %v, notices failed %d dropped %d",
-		m.Requests, m.Summary().Rate, m.Errors, m.ErrorKinds, m.NoBidReasons, m.Auction.NoticesFailed, m.Auction.NoticesDropped)
+	t.Logf("  requests %d (%.0f/s, load generator lag up to %s), errors %d %v, no-bids %v, notices failed %d dropped %d",
+		m.Requests, m.Summary().Rate, m.SchedLagMax.Round(time.Millisecond), m.Errors, m.ErrorKinds, m.NoBidReasons,
+		m.Auction.NoticesFailed, m.Auction.NoticesDropped)
 	for _, msg := range lastHour {
 		knownBug(t, "%s", msg)
 	}
