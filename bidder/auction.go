@@ -38,7 +38,8 @@ type reqState struct {
 	urls     []byte
 	user     string // resolved user id when personal data may be used, else ""
 	rng      uint64
-	now      time.Time
+	now      time.Time    // business clock (Deps.Clock): flights, pacing, reports
+	start    time.Time    // real clock (Deps.Now): the deadline
 	dims     reports.Dims // the request's report dimensions (no campaign)
 	consent  consent.Decision
 	schain   quality.SChainStatus
@@ -163,7 +164,7 @@ func (s *Server) lookupProfile(st *reqState, deadline time.Time) {
 	if user == "" {
 		return
 	}
-	if limit := st.now.Add(s.cfg.LookupTimeout); limit.Before(deadline) {
+	if limit := st.start.Add(s.cfg.LookupTimeout); limit.Before(deadline) {
 		deadline = limit
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)

@@ -107,8 +107,12 @@ type Deps struct {
 	Reports Reports
 	Metrics *Metrics
 	Log     *zap.Logger
-	// Now is the clock; nil means time.Now.
+	// Now is the clock of deadlines and latency; nil means time.Now.
 	Now func() time.Time
+	// Clock is the business clock of flights, pacing and report hours; nil
+	// means Now. Time-compressed tests run it faster than Now, while the
+	// deadline stays in real time.
+	Clock func() time.Time
 }
 
 // Server is the exchange-facing HTTP server: POST /openrtb2/bid and GET /healthz.
@@ -140,6 +144,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if deps.Clock == nil {
+		deps.Clock = deps.Now
 	}
 	if deps.Log == nil {
 		deps.Log = zap.NewNop()
@@ -306,10 +313,10 @@ func (s *Server) HandleBid(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	deadline := start.Add(s.cfg.Deadline(st.req.TMax))
-	st.now = start
+	st.start, st.now = start, s.deps.Clock()
 	st.rng = s.seq.Add(1)*0x9E3779B97F4A7C15 ^ uint64(start.UnixNano()) | 1
 	if s.deps.Pacer != nil {
-		s.deps.Pacer.ObserveRequest(start)
+		s.deps.Pacer.ObserveRequest(st.now)
 	}
 	// The exchange name is valid only during the request, like the request's
 	// strings; whatever keeps it (reports, notices) copies it.
@@ -321,7 +328,7 @@ func (s *Server) HandleBid(ctx *fasthttp.RequestCtx) {
 	if s.deps.Reports != nil {
 		s.deps.Reports.Request(&st.dims)
 	}
-	reason := s.auction(st, start, deadline)
+	reason := s.auction(st, st.now, deadline)
 	if reason == ReasonNone && s.now().After(deadline) {
 		reason = ReasonDeadline
 		s.cancelBids(st)

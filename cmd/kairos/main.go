@@ -219,7 +219,7 @@ func run(ctx context.Context, cfg *config) error {
 		NetworkReserve: cfg.NetworkReserve, LookupTimeout: cfg.LookupTimeout, Seat: cfg.Seat, Rates: cfg.CurrencyRates, PublicURL: cfg.PublicURL,
 	}, bidder.Deps{Campaigns: watcher, Profiles: lookup, Pacer: pacer, Signer: signer, Assembler: assembler, Reports: counter,
 		Consent: decider, Screener: screener,
-		Metrics: bidder.NewMetrics(reg), Log: log, Now: clock.Now})
+		Metrics: bidder.NewMetrics(reg), Log: log, Clock: clock.Now})
 	if err != nil {
 		return err
 	}
