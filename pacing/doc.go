@@ -24,8 +24,11 @@
 //  4. A win, billing or impression notice, at any instance, settles the bid
 //     once (Ledger.Settle): spend += clearing price (capped at the bid price),
 //     and the reservation leaves its lease, so its unspent rest returns to the
-//     shared budget. A loss notice releases the reservation. Without any
-//     notice, the owner releases it when ReserveWindow (+ SweepLag) is over.
+//     shared budget. The first of them settles; the others only count (the
+//     first billing notice is the impression in reports). A loss notice
+//     releases the reservation, unless the bid was settled before. Without
+//     any notice, the owner releases it when ReserveWindow (+ SweepLag) is
+//     over.
 //
 // # Redis keys
 //
@@ -36,9 +39,12 @@
 //	                         d:<day>:spent, d:<day>:leased, d:<day>:late
 //	<prefix>{b:<c>}:leases   hash: "<day>|<holder>" → "<micros>|<expiresAtMs>"
 //	<prefix>{b:<c>}:rw       hash: <holder> → highest seq its sweep has released
-//	<prefix>{b:<c>}:n:<holder>.<seq>  marker of a bid with a notice:
-//	                         s settled in window, l settled late, rs settled after
-//	                         a loss; r released by a loss, L loss after the window.
+//	<prefix>{b:<c>}:n:<holder>.<seq>  marker of a bid with a notice,
+//	                         "<state>:<kinds>". state: s settled in window, l
+//	                         settled late, rs settled after a loss; r released
+//	                         by a loss, L loss after the window. kinds: the
+//	                         notices it has had, w win, b billing (burl or
+//	                         pixel), l loss, each counted once.
 //	                         Win markers live until the URL expires (NoticeTTL),
 //	                         loss markers until the window ends + Grace.
 //
@@ -92,7 +98,7 @@
 // bits, over the kind and every parameter before it (length-prefixed); the
 // macros are not signed. Verification is constant-time; malformed → 400,
 // forged → 403, expired → 410, nothing recorded. Replays are answered 204 and
-// counted once. p is the bid CPM in the response currency cur, r the
+// counted once: win, billing and loss once each per bid. p is the bid CPM in the response currency cur, r the
 // reservation per impression in the campaign currency; the clearing price is
 // converted as r × clearing / p, i.e. at the exchange rate of the bid, so the
 // notice path needs no rates and never settles above the reservation.

@@ -17,23 +17,32 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// testRedis returns a client on the local Redis 7 (or miniredis when it does
-// not answer) and a key prefix unique to the test, deleted at cleanup.
+// testRedis returns a client on the real Redis named by KAIROS_TEST_REDIS
+// (default redis://127.0.0.1:6379), or on miniredis when it does not answer
+// (a failure when CI is set), and a key prefix unique to the test, deleted at
+// cleanup.
 func testRedis(t testing.TB) (redis.UniversalClient, storage.Keys) {
 	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	keys := storage.Keys{Prefix: "kairos-test:" + hex.EncodeToString(b[:]) + ":"}
-	addr := "127.0.0.1:6379"
-	if a := os.Getenv("KAIROS_TEST_REDIS_ADDR"); a != "" {
-		addr = a
+	url := os.Getenv("KAIROS_TEST_REDIS")
+	if url == "" {
+		url = "redis://127.0.0.1:6379"
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("KAIROS_TEST_REDIS: %v", err)
+	}
+	rdb := redis.NewClient(opt)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
-		t.Logf("no Redis at %s (%v); using miniredis", addr, err)
+		if os.Getenv("CI") != "" {
+			t.Fatalf("a real Redis is required and %s does not answer: %v", url, err)
+		}
+		t.Logf("no Redis at %s (%v); using miniredis", url, err)
 		mr := miniredis.RunT(t)
 		rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	}
@@ -50,6 +59,16 @@ func testRedis(t testing.TB) (redis.UniversalClient, storage.Keys) {
 		rdb.Close()
 	})
 	return rdb, keys
+}
+
+// secondClient opens another connection to rdb's server, as a second
+// instance would; it is closed at cleanup.
+func secondClient(t testing.TB, rdb redis.UniversalClient) redis.UniversalClient {
+	t.Helper()
+	opt := *rdb.(*redis.Client).Options()
+	c := redis.NewClient(&opt)
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // testCampaign returns a valid active campaign.

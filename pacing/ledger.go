@@ -30,7 +30,13 @@ var errReclaimed = errors.New("lease reclaimed")
 //	                               d:<day>:spent, d:<day>:leased, d:<day>:late
 //	<prefix>{b:<c>}:leases  hash  <day>|<holder> → "<micros>|<expiresAtMs>"
 //	<prefix>{b:<c>}:rw      hash  <holder> → highest bid seq released by its sweep
-//	<prefix>{b:<c>}:n:<holder>.<seq>  string  notice marker (s, l, rs, r, L)
+//	<prefix>{b:<c>}:n:<holder>.<seq>  string  notice marker "<state>:<kinds>"
+//
+// A bid's notice marker holds what its notices did to the ledger (state: s
+// settled in window, l settled late, rs settled after a loss, r released by a
+// loss, L loss after the window) and which kinds of notice it has had (kinds:
+// w win, b billing or impression pixel, l loss), so that each kind is counted
+// once per bid while only the first win or billing notice settles.
 //
 // A Ledger is safe for concurrent use.
 type Ledger struct {
@@ -58,7 +64,10 @@ func (l *Ledger) noticeKey(campaign, holder string, seq uint64) string {
 	return string(b)
 }
 
-// luaLib is shared by the scripts: a lease value is "<micros>|<expiresAtMs>".
+// luaLib is shared by the scripts: a lease value is "<micros>|<expiresAtMs>";
+// marker splits a notice marker into its state and kinds (both empty when
+// absent), reading a bare state (written before kinds were recorded) as one
+// notice of the kind that made it.
 const luaLib = `
 local function lv(v)
   local a, e = string.match(v, '^(-?%d+)|(-?%d+)$')
@@ -68,6 +77,15 @@ local function fmt(a, e) return string.format('%d|%d', a, e) end
 local function incr(key, field, n)
   if n ~= 0 then redis.call('HINCRBY', key, field, string.format('%d', n)) end
 end
+local function marker(m)
+  if not m then return '', '' end
+  local st, kinds = string.match(m, '^([^:]*):(.*)$')
+  if st then return st, kinds end
+  if m == 'r' or m == 'L' then return m, 'l' end
+  if m == 'rs' then return m, 'lw' end
+  return m, 'w'
+end
+local function seen(kinds, k) return string.find(kinds, k, 1, true) ~= nil end
 `
 
 // leaseScript reclaims expired leases, extends the caller's, and grants up to
@@ -157,8 +175,8 @@ return dec
 var releaseScript = redis.NewScript(luaLib + `
 local total = 0
 for i = 4, #KEYS do
-  local m = redis.call('GET', KEYS[i])
-  if (not m) or m == 'l' or m == 'L' then total = total + tonumber(ARGV[i]) end
+  local st = marker(redis.call('GET', KEYS[i]))
+  if st == '' or st == 'l' or st == 'L' then total = total + tonumber(ARGV[i]) end
 end
 local rw = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
 if tonumber(ARGV[3]) > rw then redis.call('HSET', KEYS[3], ARGV[1], ARGV[3]) end
@@ -198,50 +216,64 @@ local function takeOff(day, f, v, reserved)
 end
 `
 
-// settleScript records a won bid's spend once.
+// settleScript records a won bid's spend once, whichever of its win and
+// billing notices comes first, and the kind of every notice once.
 // KEYS: ledger, leases, rw, n-key. ARGV: holder, seq, day, reserved, clearing,
-// nowMs, windowEndMs, markerTTLms. Returns {outcome, marker}: outcome 1
-// settled, 2 late, 0 duplicate.
+// nowMs, windowEndMs, markerTTLms, kind ('w' or 'b'). Returns outcome: 1
+// settled, 2 late, 5 counted (settled before by the other kind), 0 duplicate.
 var settleScript = redis.NewScript(luaLib + inWindowLua + `
-local m = redis.call('GET', KEYS[4])
-if m == 's' or m == 'l' or m == 'rs' then return {0, m} end
+local st, kinds = marker(redis.call('GET', KEYS[4]))
+local kind = ARGV[9]
+if st == 's' or st == 'l' or st == 'rs' then
+  if seen(kinds, kind) then return 0 end
+  redis.call('SET', KEYS[4], st .. ':' .. kinds .. kind, 'KEEPTTL')
+  return 5
+end
 local day, reserved, clearing = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 if clearing > reserved then clearing = reserved end
 if clearing < 0 then clearing = 0 end
 local mark, out = 'l', 2
-if m == 'r' then
+if st == 'r' then
   mark = 'rs'
-elseif not m then
+elseif st == '' then
   local f, v = onLease(ARGV[1], tonumber(ARGV[2]), day, tonumber(ARGV[6]), tonumber(ARGV[7]))
   if f then
     takeOff(day, f, v, reserved)
     mark, out = 's', 1
   end
 end
-redis.call('SET', KEYS[4], mark, 'PX', ARGV[8])
+redis.call('SET', KEYS[4], mark .. ':' .. kinds .. kind, 'PX', ARGV[8])
 incr(KEYS[1], 'd:' .. day .. ':spent', clearing)
 incr(KEYS[1], 'tspent', clearing)
 if out == 2 then
   incr(KEYS[1], 'd:' .. day .. ':late', clearing)
   incr(KEYS[1], 'tlate', clearing)
 end
-return {out, mark}
+return out
 `)
 
-// lossScript releases a lost bid's reservation once.
+// lossScript releases a lost bid's reservation once, unless a win or billing
+// notice settled the bid before: a settled reservation has left its lease
+// already, so the loss is only counted.
 // KEYS: ledger, leases, rw, n-key. ARGV: holder, seq, day, reserved, nowMs,
 // windowEndMs, markerTTLms. Returns 3 released, 4 late (nothing to release
-// here; the owner's sweep does it), 0 duplicate.
+// here; the owner's sweep does it), 5 counted (after a settlement), 0
+// duplicate.
 var lossScript = redis.NewScript(luaLib + inWindowLua + `
-if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+local st, kinds = marker(redis.call('GET', KEYS[4]))
+if seen(kinds, 'l') then return 0 end
+if st ~= '' then
+  redis.call('SET', KEYS[4], st .. ':' .. kinds .. 'l', 'KEEPTTL')
+  return 5
+end
 local day = ARGV[3]
 local f, v = onLease(ARGV[1], tonumber(ARGV[2]), day, tonumber(ARGV[5]), tonumber(ARGV[6]))
 if f then
   takeOff(day, f, v, tonumber(ARGV[4]))
-  redis.call('SET', KEYS[4], 'r', 'PX', ARGV[7])
+  redis.call('SET', KEYS[4], 'r:l', 'PX', ARGV[7])
   return 3
 end
-redis.call('SET', KEYS[4], 'L', 'PX', ARGV[7])
+redis.call('SET', KEYS[4], 'L:l', 'PX', ARGV[7])
 return 4
 `)
 
@@ -250,7 +282,7 @@ type Outcome uint8
 
 // The outcomes of settling or releasing a bid.
 const (
-	// OutcomeDuplicate: the bid was already settled (or its loss recorded); no effect.
+	// OutcomeDuplicate: a replay: the bid had a notice of this kind before; no effect.
 	OutcomeDuplicate Outcome = iota
 	// OutcomeSettled: spend recorded and the reservation taken off its lease.
 	OutcomeSettled
@@ -261,9 +293,14 @@ const (
 	OutcomeReleased
 	// OutcomeLossLate: a loss after the window; the owner's sweep releases it.
 	OutcomeLossLate
+	// OutcomeCounted: the bid's first notice of this kind, after a notice of
+	// another kind settled it (a billing notice after the win notice, or the
+	// reverse, or a loss notice after either): counted for reports, no effect
+	// on the ledger.
+	OutcomeCounted
 )
 
-var outcomeNames = [...]string{"duplicate", "settled", "late", "released", "loss_late"}
+var outcomeNames = [...]string{"duplicate", "settled", "late", "released", "loss_late", "counted"}
 
 // String names the outcome for logs and metrics.
 func (o Outcome) String() string {
@@ -279,6 +316,9 @@ type Settlement struct {
 	// CampaignID, Holder and Seq identify the bid.
 	CampaignID, Holder string
 	Seq                uint64
+	// Kind is the notice's kind: KindWin (also the zero value), KindBill or
+	// KindImp for Settle; Loss ignores it.
+	Kind Kind
 	// Day is the campaign-local day the reservation was leased for.
 	Day string
 	// Reserved is the per-impression reservation in campaign currency micros.
@@ -298,20 +338,27 @@ func markerTTL(now, expiry time.Time) int64 {
 	return max(expiry.Sub(now).Milliseconds(), 0) + time.Minute.Milliseconds()
 }
 
-// Settle records a won (or billed) bid's spend exactly once.
+// Settle records a won bid's spend exactly once, on the first of its win and
+// billing notices; a later notice of the other kind is OutcomeCounted, a
+// replay of the same kind OutcomeDuplicate. The impression pixel is a billing
+// notice.
 func (l *Ledger) Settle(ctx context.Context, s *Settlement, now time.Time) (Outcome, error) {
 	keys := append(l.keys(s.CampaignID), l.noticeKey(s.CampaignID, s.Holder, s.Seq))
-	res, err := settleScript.Run(ctx, l.rdb, keys, s.Holder, s.Seq, s.Day, int64(s.Reserved), int64(s.Clearing),
-		now.UnixMilli(), s.WindowEnd.UnixMilli(), markerTTL(now, s.Expiry)).Slice()
+	kind := "w"
+	if s.Kind == KindBill || s.Kind == KindImp {
+		kind = "b"
+	}
+	n, err := settleScript.Run(ctx, l.rdb, keys, s.Holder, s.Seq, s.Day, int64(s.Reserved), int64(s.Clearing),
+		now.UnixMilli(), s.WindowEnd.UnixMilli(), markerTTL(now, s.Expiry), kind).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("settle bid %s of campaign %q: %w", appendBidID(nil, s.Holder, s.Seq), s.CampaignID, err)
 	}
-	n, _ := res[0].(int64)
 	return Outcome(n), nil
 }
 
-// Loss releases a lost bid's reservation, once; grace is how long the marker
-// must outlive the reservation window (the owner's sweep reads it).
+// Loss releases a lost bid's reservation, once, unless the bid was settled
+// (then it is OutcomeCounted); grace is how long the marker must outlive the
+// reservation window (the owner's sweep reads it).
 func (l *Ledger) Loss(ctx context.Context, s *Settlement, now time.Time, grace time.Duration) (Outcome, error) {
 	keys := append(l.keys(s.CampaignID), l.noticeKey(s.CampaignID, s.Holder, s.Seq))
 	ttl := max(s.WindowEnd.Sub(now), 0) + grace

@@ -74,6 +74,15 @@ func TestSettleLossRelease(t *testing.T) {
 			t.Fatalf("settle %d: %v, %v; want %v", seq, got, err, want)
 		}
 	}
+	bill := func(seq uint64, want Outcome) {
+		t.Helper()
+		b := s(seq, 700)
+		b.Kind = KindBill
+		got, err := l.Settle(ctx, b, t0)
+		if err != nil || got != want {
+			t.Fatalf("bill %d: %v, %v; want %v", seq, got, err, want)
+		}
+	}
 	loss := func(seq uint64, now time.Time, want Outcome) {
 		t.Helper()
 		got, err := l.Loss(ctx, s(seq, 0), now, time.Minute)
@@ -94,6 +103,14 @@ func TestSettleLossRelease(t *testing.T) {
 	settle(1, 700, t0, OutcomeSettled)
 	check(9000, 700, 9000, 0)
 	settle(1, 700, t0, OutcomeDuplicate) // replay
+	check(9000, 700, 9000, 0)
+	// The billing notice and a loss after the win are counted once each and
+	// change nothing: the bid is settled, its reservation gone from the lease.
+	bill(1, OutcomeCounted)
+	bill(1, OutcomeDuplicate)
+	loss(1, t0, OutcomeCounted)
+	loss(1, t0, OutcomeDuplicate)
+	settle(1, 700, t0, OutcomeDuplicate)
 	check(9000, 700, 9000, 0)
 	settle(2, 5000, t0, OutcomeSettled) // above the reservation: capped
 	check(8000, 1700, 8000, 0)
@@ -122,6 +139,14 @@ func TestSettleLossRelease(t *testing.T) {
 	loss(7, t0, OutcomeReleased)
 	settle(8, 100, t0, OutcomeSettled)
 	check(2000, 2700+100, 2000, 1000)
+	// A marker written before kinds were recorded reads as one notice of the
+	// kind that made it.
+	rdb.Set(ctx, l.noticeKey("c1", "a", 9), "s", time.Hour)
+	settle(9, 100, t0, OutcomeDuplicate)
+	bill(9, OutcomeCounted)
+	rdb.Set(ctx, l.noticeKey("c1", "a", 10), "r", time.Hour)
+	loss(10, t0, OutcomeDuplicate)
+	check(2000, 2800, 2000, 1000)
 }
 
 func TestLeaseReclaimAndLoss(t *testing.T) {

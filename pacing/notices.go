@@ -24,11 +24,15 @@ type FrequencyCounter interface {
 }
 
 // Recorder receives notice events for reports. Each bid's Win is recorded
-// once, whichever of nurl, burl or the impression pixel comes first (n.Kind
-// says which); Loss once per bid; Click on every verified click. Methods run
-// on the notice request and must not block; n is valid only during the call.
+// once, on the notice that settles it: whichever of nurl, burl or the
+// impression pixel comes first (n.Kind says which). Impression is recorded
+// once per bid, on its first burl or pixel, whether that settled the bid or
+// followed its nurl; Loss once per bid, also after a win (which it does not
+// undo); Click on every verified click. Methods run on the notice request and
+// must not block; n is valid only during the call.
 type Recorder interface {
 	Win(n *Notice, clearing money.Micros, late bool)
+	Impression(n *Notice)
 	Loss(n *Notice, reason int)
 	Click(n *Notice)
 }
@@ -95,7 +99,7 @@ type NoticesDeps struct {
 type Notices struct {
 	cfg    NoticesConfig
 	d      NoticesDeps
-	count  [6][8]prometheus.Counter // kind × outcome
+	count  [6][9]prometheus.Counter // kind × outcome
 	capped prometheus.Counter
 	noPx   prometheus.Counter
 	freqEr prometheus.Counter
@@ -112,12 +116,12 @@ type pendingSettle struct {
 
 // Outcome labels beyond the ledger's: verification failures and queueing.
 const (
-	outMalformed = iota + 5
+	outMalformed = iota + OutcomeCounted + 1
 	outForged
 	outExpired
 )
 
-var outLabels = [8]string{"duplicate", "settled", "late", "released", "loss_late", "malformed", "forged", "expired"}
+var outLabels = [9]string{"duplicate", "settled", "late", "released", "loss_late", "counted", "malformed", "forged", "expired"}
 
 // NewNotices returns the notice handlers; Start begins the retry loop.
 func NewNotices(cfg NoticesConfig, d NoticesDeps) (*Notices, error) {
@@ -216,7 +220,7 @@ func (h *Notices) Handler(ctx *fasthttp.RequestCtx) {
 func (h *Notices) Win(ctx *fasthttp.RequestCtx) { h.settle(ctx, KindWin) }
 
 // Bill handles the burl: it settles the bid at the clearing price, unless the
-// nurl already did.
+// nurl already did, and counts the impression.
 func (h *Notices) Bill(ctx *fasthttp.RequestCtx) { h.settle(ctx, KindBill) }
 
 // Imp handles the impression pixel: a billing event for exchanges without
@@ -250,7 +254,7 @@ func (h *Notices) settle(ctx *fasthttp.RequestCtx, k Kind) {
 		return
 	}
 	clearing := h.clearingPrice(&n, args.Peek("price"))
-	p := pendingSettle{s: Settlement{CampaignID: n.CampaignID, Holder: n.Holder, Seq: n.Seq, Day: n.Day,
+	p := pendingSettle{s: Settlement{CampaignID: n.CampaignID, Holder: n.Holder, Seq: n.Seq, Kind: k, Day: n.Day,
 		Reserved: n.Reserved, Clearing: perImpression(n.Reserved, n.Price, clearing),
 		WindowEnd: time.Unix(n.WindowEnd, 0), Expiry: time.Unix(n.Expiry, 0)}}
 	cctx, cancel := context.WithTimeout(context.Background(), h.cfg.Timeout)
@@ -279,26 +283,38 @@ func (h *Notices) settle(ctx *fasthttp.RequestCtx, k Kind) {
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
-// settled does what follows a settlement: the frequency count and the report
-// event happen only the first time a bid settles.
+// settled does what follows a settlement: the frequency count and the win
+// are counted only the first time a bid settles, the impression on its first
+// billing notice.
 func (h *Notices) settled(n *Notice, out Outcome, clearing money.Micros, now time.Time) {
 	h.count[n.Kind][out].Inc()
-	if out != OutcomeSettled && out != OutcomeLate {
-		return
-	}
-	if n.User != "" && h.d.Frequency != nil {
-		if c, ok := h.d.Campaigns.Index().Get(n.CampaignID); ok && c.FrequencyCap != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Timeout)
-			err := h.d.Frequency.IncrFrequency(ctx, n.User, n.CampaignID, time.Duration(c.FrequencyCap.Window), now)
-			cancel()
-			if err != nil {
-				h.freqEr.Inc()
-				h.warn("frequency count failed", n, err)
-			}
+	if out == OutcomeSettled || out == OutcomeLate {
+		h.countFrequency(n, now)
+		if h.d.Recorder != nil {
+			h.d.Recorder.Win(n, clearing, out == OutcomeLate)
 		}
 	}
-	if h.d.Recorder != nil {
-		h.d.Recorder.Win(n, clearing, out == OutcomeLate)
+	if h.d.Recorder != nil && out != OutcomeDuplicate && (n.Kind == KindBill || n.Kind == KindImp) {
+		h.d.Recorder.Impression(n)
+	}
+}
+
+// countFrequency counts a settled bid's impression towards its user's
+// frequency cap.
+func (h *Notices) countFrequency(n *Notice, now time.Time) {
+	if n.User == "" || h.d.Frequency == nil {
+		return
+	}
+	c, ok := h.d.Campaigns.Index().Get(n.CampaignID)
+	if !ok || c.FrequencyCap == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Timeout)
+	err := h.d.Frequency.IncrFrequency(ctx, n.User, n.CampaignID, time.Duration(c.FrequencyCap.Window), now)
+	cancel()
+	if err != nil {
+		h.freqEr.Inc()
+		h.warn("frequency count failed", n, err)
 	}
 }
 
@@ -338,8 +354,9 @@ func perImpression(reserved, price, clearing money.Micros) money.Micros {
 	return money.Micros(q)
 }
 
-// Loss handles the lurl: it releases the bid's reservation (unless settled)
-// and records the ${AUCTION_LOSS} reason code (-1 when absent).
+// Loss handles the lurl: it releases the bid's reservation (unless a win or
+// billing notice settled it) and records the ${AUCTION_LOSS} reason code (-1
+// when absent), once per bid.
 func (h *Notices) Loss(ctx *fasthttp.RequestCtx) {
 	now := h.d.Clock.Now()
 	args := ctx.QueryArgs()

@@ -28,23 +28,36 @@ func (f *fakeFreq) IncrFrequency(_ context.Context, user, campaignID string, win
 	return nil
 }
 
+// fakeRecorder keeps what the notices reported, and every event in order
+// ("win", "win late", "imp", "loss") in log.
 type fakeRecorder struct {
 	mu     sync.Mutex
 	wins   []string
+	imps   int
 	losses []int
 	clicks int
+	log    []string
 }
 
 func (r *fakeRecorder) Win(n *Notice, clearing money.Micros, late bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.wins = append(r.wins, n.Kind.String()+" "+clearing.String()+map[bool]string{true: " late", false: ""}[late])
+	r.log = append(r.log, "win"+map[bool]string{true: " late", false: ""}[late])
+}
+
+func (r *fakeRecorder) Impression(*Notice) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.imps++
+	r.log = append(r.log, "imp")
 }
 
 func (r *fakeRecorder) Loss(_ *Notice, reason int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.losses = append(r.losses, reason)
+	r.log = append(r.log, "loss")
 }
 
 func (r *fakeRecorder) Click(*Notice) {
@@ -56,6 +69,7 @@ func (r *fakeRecorder) Click(*Notice) {
 type noticeFixture struct {
 	p      *Pacer
 	h      *Notices
+	h2     *Notices // a second instance's handlers, on a connection of its own
 	s      *Signer
 	clk    *ManualClock
 	src    *fixedIndex
@@ -70,14 +84,18 @@ func newNoticeFixture(t *testing.T) *noticeFixture {
 	fx.src = newIndex(t0, testCampaign("c1", "UTC", "asap", 10*money.Unit, 100*money.Unit))
 	fx.p = testPacer(t, rdb, keys, fx.src, fx.clk, Config{Instance: "i1"})
 	fx.s, _ = NewSigner(testSecret)
-	var err error
-	fx.h, err = NewNotices(NoticesConfig{}, NoticesDeps{Signer: fx.s, Ledger: fx.p.Ledger(), Campaigns: fx.src,
-		Clock: fx.clk, Frequency: fx.freq, Recorder: fx.rec})
-	if err != nil {
-		t.Fatal(err)
+	handlers := func(l *Ledger) *Notices {
+		h, err := NewNotices(NoticesConfig{}, NoticesDeps{Signer: fx.s, Ledger: l, Campaigns: fx.src,
+			Clock: fx.clk, Frequency: fx.freq, Recorder: fx.rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Start()
+		t.Cleanup(func() { h.Stop(context.Background()) })
+		return h
 	}
-	fx.h.Start()
-	t.Cleanup(func() { fx.h.Stop(context.Background()) })
+	fx.h = handlers(fx.p.Ledger())
+	fx.h2 = handlers(NewLedger(secondClient(t, rdb), keys))
 	return fx
 }
 
@@ -101,16 +119,24 @@ func (fx *noticeFixture) bid(t *testing.T, user string) Notice {
 }
 
 func (fx *noticeFixture) get(kind Kind, n *Notice, price string) *fasthttp.RequestCtx {
+	return fx.getAt(fx.h, kind, n, price)
+}
+
+// getAt sends n's notice of kind to the handlers h, with price for both
+// ${AUCTION_PRICE} and ${AUCTION_LOSS}.
+func (fx *noticeFixture) getAt(h *Notices, kind Kind, n *Notice, price string) *fasthttp.RequestCtx {
 	u := string(fx.s.AppendNoticeURL(nil, kind, "http://kairos.test", n))
 	u = strings.Replace(u, MacroAuctionPrice, price, 1)
 	u = strings.Replace(u, MacroAuctionLoss, price, 1)
-	return fx.do(u)
+	return doAt(h, u)
 }
 
-func (fx *noticeFixture) do(u string) *fasthttp.RequestCtx {
+func (fx *noticeFixture) do(u string) *fasthttp.RequestCtx { return doAt(fx.h, u) }
+
+func doAt(h *Notices, u string) *fasthttp.RequestCtx {
 	ctx := &fasthttp.RequestCtx{}
 	ctx.Request.SetRequestURI(u)
-	fx.h.Handler(ctx)
+	h.Handler(ctx)
 	return ctx
 }
 
@@ -139,20 +165,90 @@ func TestWinNoticeSettlesOnceAndCountsFrequencyOnce(t *testing.T) {
 	if f := fx.spent(t); f.SpentToday != 2000 {
 		t.Fatalf("spent %s, want 0.002", f.SpentToday)
 	}
-	if len(fx.rec.wins) != 1 || fx.rec.wins[0] != "win 0.002" {
-		t.Fatalf("recorded wins %v", fx.rec.wins)
+	if len(fx.rec.wins) != 1 || fx.rec.wins[0] != "win 0.002" || fx.rec.imps != 1 {
+		t.Fatalf("recorded wins %v, impressions %d", fx.rec.wins, fx.rec.imps)
 	}
 	// A second bid for the same user is a second impression.
 	n2 := fx.bid(t, "user-1")
 	fx.get(KindBill, &n2, "3.60")
-	if len(fx.freq.calls) != 2 {
-		t.Fatalf("frequency calls %d, want 2", len(fx.freq.calls))
+	if len(fx.freq.calls) != 2 || fx.rec.imps != 2 {
+		t.Fatalf("frequency calls %d, impressions %d, want 2 each", len(fx.freq.calls), fx.rec.imps)
 	}
 	// A bid without a user key (no consent) does not count frequency.
 	n3 := fx.bid(t, "")
 	fx.get(KindWin, &n3, "3.60")
 	if len(fx.freq.calls) != 2 {
 		t.Fatalf("frequency calls %d without a user key", len(fx.freq.calls))
+	}
+}
+
+// TestNoticeOrders: whatever the order in which a bid's win, billing and loss
+// notices arrive, at either of two instances, the first win or billing notice
+// settles it (once), every kind is counted once for reports, replays do
+// nothing, and a loss after a settlement does not release the reservation.
+func TestNoticeOrders(t *testing.T) {
+	type step struct {
+		kind Kind
+		at   int    // the instance that receives it: 0 or 1
+		want string // what it reports: "win", "win late", "imp", "loss", joined by "+"; "" nothing
+	}
+	win := func(at int, want string) step { return step{KindWin, at, want} }
+	bill := func(at int, want string) step { return step{KindBill, at, want} }
+	pixel := func(at int, want string) step { return step{KindImp, at, want} }
+	loss := func(at int, want string) step { return step{KindLoss, at, want} }
+	for _, tc := range []struct {
+		name        string
+		steps       []step
+		spent, late money.Micros
+	}{
+		{"win then bill", []step{win(0, "win"), bill(1, "imp")}, 2000, 0},
+		{"bill then win", []step{bill(0, "win+imp"), win(1, "")}, 2000, 0},
+		{"win replayed", []step{win(0, "win"), win(1, ""), win(0, "")}, 2000, 0},
+		{"bill replayed", []step{bill(0, "win+imp"), bill(1, ""), bill(0, "")}, 2000, 0},
+		{"pixel then bill: both billing", []step{pixel(1, "win+imp"), bill(0, ""), win(1, "")}, 2000, 0},
+		{"win, bill, replays of both", []step{win(1, "win"), bill(0, "imp"), win(0, ""), bill(1, ""), pixel(0, "")}, 2000, 0},
+		{"loss then win: late", []step{loss(0, "loss"), win(1, "win late"), loss(1, "")}, 2000, 2000},
+		{"loss, bill, win", []step{loss(1, "loss"), bill(0, "win late+imp"), win(0, "")}, 2000, 2000},
+		{"win then loss", []step{win(0, "win"), loss(1, "loss"), loss(0, ""), bill(1, "imp")}, 2000, 0},
+		{"bill then loss", []step{bill(1, "win+imp"), loss(0, "loss"), win(0, "")}, 2000, 0},
+		{"loss replayed", []step{loss(0, "loss"), loss(1, "")}, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newNoticeFixture(t)
+			n := fx.bid(t, "user-1")
+			before := fx.spent(t)
+			for i, st := range tc.steps {
+				h, price, status := fx.h, "1.80", fasthttp.StatusNoContent
+				if st.at == 1 {
+					h = fx.h2
+				}
+				switch st.kind {
+				case KindLoss:
+					price = "102"
+				case KindImp:
+					status = fasthttp.StatusOK
+				}
+				from := len(fx.rec.log)
+				if got := fx.getAt(h, st.kind, &n, price).Response.StatusCode(); got != status {
+					t.Fatalf("step %d (%s at %d): status %d", i, st.kind, st.at, got)
+				}
+				if got := strings.Join(fx.rec.log[from:], "+"); got != st.want {
+					t.Fatalf("step %d (%s at %d) reported %q, want %q", i, st.kind, st.at, got, st.want)
+				}
+			}
+			f := fx.spent(t)
+			// Settled or released, the reservation leaves the lease once.
+			if f.SpentToday != tc.spent || f.LateToday != tc.late || f.LeasedToday != before.LeasedToday-4000 {
+				t.Fatalf("figures %+v, want spent %s, late %s, leased %s", f, tc.spent, tc.late, before.LeasedToday-4000)
+			}
+			wantFreq := 0
+			if tc.spent > 0 {
+				wantFreq = 1
+			}
+			if len(fx.freq.calls) != wantFreq {
+				t.Fatalf("frequency counted %d times, want %d", len(fx.freq.calls), wantFreq)
+			}
+		})
 	}
 }
 

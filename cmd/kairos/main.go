@@ -307,9 +307,11 @@ func (r recorder) Win(n *pacing.Notice, clearing money.Micros, late bool) {
 	d := dimsOf(n)
 	// n.Reserved and clearing are per impression in the campaign currency.
 	r.c.Win(&d, money.ImpressionToCPM(n.Reserved), money.ImpressionToCPM(clearing), late)
-	if n.Kind == pacing.KindBill || n.Kind == pacing.KindImp {
-		r.c.Impression(&d)
-	}
+}
+
+func (r recorder) Impression(n *pacing.Notice) {
+	d := dimsOf(n)
+	r.c.Impression(&d)
 }
 
 func (r recorder) Loss(n *pacing.Notice, reason int) {
