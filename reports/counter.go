@@ -93,7 +93,7 @@ type Counter struct {
 	shards      [numShards]shard
 	keyLimit    int // per shard
 	chunkFields int
-	marker      string // this counter's flush marker key
+	markerID    string // names this counter's flush markers: instance.incarnation
 
 	reasons  atomic.Pointer[[]string]
 	reasonMu sync.Mutex
@@ -136,9 +136,7 @@ func NewCounter(r *storage.Redis, cfg Config, reg prometheus.Registerer, log *za
 	}
 	var inc [6]byte
 	_, _ = rand.Read(inc[:])
-	if r != nil {
-		c.marker = markerKey(r.Keys.Prefix, c.instance, hex.EncodeToString(inc[:]))
-	}
+	c.markerID = c.instance + "." + hex.EncodeToString(inc[:])
 	c.keyLimit = max(cfg.MaxKeys/numShards, 1)
 	c.chunkFields = defaultChunkFields
 	for i := range c.shards {

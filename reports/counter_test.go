@@ -189,7 +189,10 @@ func TestFlushFailureKeepsCounts(t *testing.T) {
 // (here: the batch is kept as if the reply never came) is not applied again,
 // also when only some of its chunks had been applied.
 func TestRetryAfterLostReply(t *testing.T) {
-	r := storagetest.Open(t, false)
+	checkRetryAfterLostReply(t, storagetest.Open(t, false))
+}
+
+func checkRetryAfterLostReply(t *testing.T, r *storage.Redis) {
 	c := NewCounter(r, Config{}, nil, nil)
 	h0 := hourOf(time.Now())
 	auctions := simulate(3, 4000, h0, 1)

@@ -39,23 +39,28 @@
 //
 // # Redis keys
 //
-// All keys carry the hash tag {r}: a flush touches many hours atomically,
-// which a Redis Cluster allows only within one slot, so reports live on one
-// node; at one flush per second per instance that is a light load.
+// An hour's counts are spread over 8 parts, each with a hash tag of its own,
+// {r:<unix hour>:<part>} (part = FNV-1a of the field mod 8), so that on a
+// Redis Cluster the flushes of every instance spread over the nodes. A flush
+// is one pipeline (split per node by the cluster client) of scripts, each
+// touching one tag's keys only: one slot per script.
 //
-//	<prefix>{r}:h:<unix hour>  HASH  counts of that hour; field
+//	<prefix>{r:<hour>:<part>}:h  HASH  counts of that hour; field
 //	        campaign␟variant␟exchange␟publisher␟country␟phase␟device␟format␟metric
 //	        (␟ = 0x1f; phase, device and format as their codes), metric:
 //	        q requests, b bids, bc Σ bid CPM, w wins, wl late wins,
 //	        wc Σ clearing CPM, s spend, i impressions, k clicks,
 //	        n:<reason> no-bids, l:<code> losses by OpenRTB loss reason.
-//	<prefix>{r}:l:<unix hour>  HASH  bid landscape; field
+//	<prefix>{r:<hour>:<part>}:l  HASH  bid landscape; field
 //	        campaign␟phase␟bucket␟b|w (bids, wins). Buckets: 0.25 CPM steps
 //	        below 5.00 (0-19), 1.00 steps below 20.00 (20-34), 20.00 and up (35).
-//	<prefix>{r}:f:<instance>.<incarnation>  ZSET  ids of the flush chunks
-//	        one Counter applied, scored by flush sequence (last 1000
-//	        sequences; 24h TTL). The incarnation is random per Counter, so a
-//	        restarted instance starts a fresh marker.
+//	<prefix>{r:<hour>:<part>}:f:<instance>.<incarnation>  ZSET  ids of the
+//	        flush chunks one Counter applied to that tag, scored by flush
+//	        sequence (last 1000 sequences; 24h TTL). The incarnation is random
+//	        per Counter, so a restarted instance starts fresh markers.
+//
+// Counts written before the spread, under {r}:h:<hour> and {r}:l:<hour>, are
+// still read and added in until their TTL has run out.
 //
 // Hour hashes expire Config.TTL (40 days) after their last write. The hour is
 // the hour of the bid (Dims.Hour), also for its later notices.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kairos-rtb/kairos/storage"
 	"github.com/kairos-rtb/kairos/storage/storagetest"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -17,7 +18,10 @@ import (
 // takes its place. The report must equal what the exchange sent and awarded:
 // nothing counted twice, nothing lost.
 func TestExactTwoInstancesWithRestart(t *testing.T) {
-	r := storagetest.Open(t, true)
+	checkExactTwoInstances(t, storagetest.Open(t, true))
+}
+
+func checkExactTwoInstances(t *testing.T, r *storage.Redis) {
 	ctx := context.Background()
 	cfg := Config{FlushInterval: 10 * time.Millisecond}
 	newInstance := func(name string) *Counter {

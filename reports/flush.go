@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,24 +12,60 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Key names. Every report key carries the hash tag {r}, so a flush (many hours
-// and the marker) is one script on one Redis Cluster slot; reports then live on
-// one node, which suits their moderate volume.
-func hourKey(prefix string, hour int64) string {
+// Key names. An hour's counts are spread over keySpread hash tags
+// {r:<hour>:<part>}, a field's part chosen by a hash of the field, so that the
+// flushes of every instance spread over the nodes of a Redis Cluster while
+// each flush chunk (one tag's hashes plus its marker) stays in one slot.
+// keySpread is part of the key schema: changing it hides stored counts.
+const keySpread = 8
+
+func appendTag(dst []byte, prefix string, hour int64, part int) []byte {
+	dst = append(dst, prefix...)
+	dst = append(dst, "{r:"...)
+	dst = strconv.AppendInt(dst, hour, 10)
+	dst = append(dst, ':')
+	dst = strconv.AppendInt(dst, int64(part), 10)
+	return append(dst, '}', ':')
+}
+
+func hourKey(prefix string, hour int64, part int) string {
+	return string(append(appendTag(nil, prefix, hour, part), 'h'))
+}
+
+func landKey(prefix string, hour int64, part int) string {
+	return string(append(appendTag(nil, prefix, hour, part), 'l'))
+}
+
+// markerKey is the flush marker of one counter (id = instance.incarnation)
+// for one tag.
+func markerKey(prefix string, hour int64, part int, id string) string {
+	return string(append(append(appendTag(nil, prefix, hour, part), "f:"...), id...))
+}
+
+// legacyHourKey and legacyLandKey are the single-tag keys written before the
+// counts were spread (until 2026-11); the Reader adds them in until their
+// 40-day TTL has run out everywhere.
+func legacyHourKey(prefix string, hour int64) string {
 	return prefix + "{r}:h:" + strconv.FormatInt(hour, 10)
 }
 
-func landKey(prefix string, hour int64) string {
+func legacyLandKey(prefix string, hour int64) string {
 	return prefix + "{r}:l:" + strconv.FormatInt(hour, 10)
 }
 
-func markerKey(prefix, instance, incarnation string) string {
-	return prefix + "{r}:f:" + instance + "." + incarnation
+// partOf returns the part of an hour's keys a field is stored in (FNV-1a).
+func partOf(field string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(field); i++ {
+		h = (h ^ uint32(field[i])) * 16777619
+	}
+	return int(h % keySpread)
 }
 
 // flushScript applies one chunk of a flush at most once. KEYS[1] is the
-// counter's marker, a sorted set of applied chunk ids scored by flush
-// sequence; KEYS[2..] are hour hashes. ARGV: chunk id, sequence, hash TTL and
+// counter's marker of the chunk's tag, a sorted set of applied chunk ids
+// scored by flush sequence; KEYS[2..] are that tag's hour and landscape
+// hashes. ARGV: chunk id, sequence, hash TTL and
 // marker TTL in seconds, then for each hash in KEYS order a field count and
 // that many field, increment pairs. A chunk whose id is in the marker was
 // applied before (its reply was lost) and is skipped, so a retry never counts
@@ -154,38 +191,46 @@ func (c *Counter) collect() *batch {
 		return nil
 	}
 
-	// Sum per Redis key and field: one combination may sit in several shards.
+	// Sum per tag, Redis key and field: one combination may sit in several shards.
 	prefix := c.rdb.Keys.Prefix
-	sums := map[string]map[string]int64{}
-	add := func(k, field string, v int64) {
-		m := sums[k]
-		if m == nil {
-			m = map[string]int64{}
-			sums[k] = m
+	type tag struct {
+		hour int64
+		part int
+	}
+	type tagSums struct{ h, l map[string]int64 }
+	sums := map[tag]*tagSums{}
+	add := func(hour int64, land bool, field string, v int64) {
+		k := tag{hour, partOf(field)}
+		ts := sums[k]
+		if ts == nil {
+			ts = &tagSums{h: map[string]int64{}, l: map[string]int64{}}
+			sums[k] = ts
 		}
-		m[field] += v
+		if land {
+			ts.l[field] += v
+		} else {
+			ts.h[field] += v
+		}
 	}
 	var buf []byte
 	for i := range snaps {
 		sn := &snaps[i]
-		hk := hourKey(prefix, sn.k.hour)
 		buf = appendField(buf[:0], &sn.k)
 		switch sn.k.kind {
 		case kindNoBid:
-			add(hk, string(append(append(buf, "n:"...), sn.k.reason...)), sn.c[mCount])
+			add(sn.k.hour, false, string(append(append(buf, "n:"...), sn.k.reason...)), sn.c[mCount])
 		case kindLoss:
-			add(hk, string(strconv.AppendInt(append(buf, "l:"...), int64(sn.k.loss), 10)), sn.c[mCount])
+			add(sn.k.hour, false, string(strconv.AppendInt(append(buf, "l:"...), int64(sn.k.loss), 10)), sn.c[mCount])
 		default:
 			for m, v := range sn.c[:mCount] {
 				if v != 0 {
-					add(hk, string(append(buf, metricNames[m]...)), v)
+					add(sn.k.hour, false, string(append(buf, metricNames[m]...)), v)
 				}
 			}
 		}
 	}
 	for i := range lsnaps {
 		ls := &lsnaps[i]
-		lk := landKey(prefix, ls.k.hour)
 		buf = append(append(buf[:0], ls.k.campaign...), sep)
 		buf = append(strconv.AppendUint(buf, uint64(ls.k.phase), 10), sep)
 		n := len(buf)
@@ -193,55 +238,62 @@ func (c *Counter) collect() *batch {
 			for j, what := range [2]string{"b", "w"} {
 				if bw[j] != 0 {
 					buf = append(append(strconv.AppendInt(buf[:n], int64(bk), 10), sep), what...)
-					add(lk, string(buf), bw[j])
+					add(ls.k.hour, true, string(buf), bw[j])
 				}
 			}
 		}
 	}
 
+	// One chunk holds the fields of one tag only (a script's keys must share
+	// a slot); a tag with more than chunkFields fields takes several chunks.
 	c.seq++
 	b := &batch{seq: c.seq}
-	marker := c.marker
-	hkeys := make([]string, 0, len(sums))
+	tags := make([]tag, 0, len(sums))
 	for k := range sums {
-		hkeys = append(hkeys, k)
+		tags = append(tags, k)
 	}
-	slices.Sort(hkeys)
-	var cur *chunk
-	curFields := 0
+	slices.SortFunc(tags, func(x, y tag) int {
+		return cmp.Or(cmp.Compare(x.hour, y.hour), cmp.Compare(x.part, y.part))
+	})
 	ttl := strconv.FormatInt(int64(c.cfg.TTL/time.Second), 10)
 	mttl := strconv.FormatInt(int64(markerTTL/time.Second), 10)
-	newChunk := func() {
-		id := strconv.FormatUint(b.seq, 10) + ":" + strconv.Itoa(len(b.chunks))
-		b.chunks = append(b.chunks, chunk{keys: []string{marker}, args: []any{id, b.seq, ttl, mttl}})
-		cur, curFields = &b.chunks[len(b.chunks)-1], 0
-	}
-	for _, hk := range hkeys {
-		fields := sums[hk]
-		names := make([]string, 0, len(fields))
-		for f := range fields {
-			names = append(names, f)
-		}
-		slices.Sort(names)
-		for len(names) > 0 {
-			if cur == nil || curFields >= c.chunkFields {
-				newChunk()
+	for _, tg := range tags {
+		var cur *chunk
+		curFields := 0
+		marker := markerKey(prefix, tg.hour, tg.part, c.markerID)
+		hashes := [2]struct {
+			key    string
+			fields map[string]int64
+		}{{hourKey(prefix, tg.hour, tg.part), sums[tg].h}, {landKey(prefix, tg.hour, tg.part), sums[tg].l}}
+		for _, hs := range hashes {
+			names := make([]string, 0, len(hs.fields))
+			for f := range hs.fields {
+				names = append(names, f)
 			}
-			n := min(len(names), c.chunkFields-curFields)
-			cur.keys = append(cur.keys, hk)
-			cur.args = append(cur.args, n)
-			for _, f := range names[:n] {
-				cur.args = append(cur.args, f, fields[f])
+			slices.Sort(names)
+			for len(names) > 0 {
+				if cur == nil || curFields >= c.chunkFields {
+					id := strconv.FormatUint(b.seq, 10) + ":" + strconv.Itoa(len(b.chunks))
+					b.chunks = append(b.chunks, chunk{keys: []string{marker}, args: []any{id, b.seq, ttl, mttl}})
+					cur, curFields = &b.chunks[len(b.chunks)-1], 0
+				}
+				n := min(len(names), c.chunkFields-curFields)
+				cur.keys = append(cur.keys, hs.key)
+				cur.args = append(cur.args, n)
+				for _, f := range names[:n] {
+					cur.args = append(cur.args, f, hs.fields[f])
+				}
+				curFields += n
+				b.fields += n
+				names = names[n:]
 			}
-			curFields += n
-			b.fields += n
-			names = names[n:]
 		}
 	}
 	return b
 }
 
-// write sends every chunk of b in one pipeline.
+// write sends every chunk of b in one pipeline (on a Redis Cluster, one per
+// node, sent concurrently).
 func (c *Counter) write(ctx context.Context, b *batch) error {
 	start := time.Now()
 	pipe := c.rdb.Client.Pipeline()

@@ -257,18 +257,27 @@ func (r *Reader) scan(ctx context.Context, from, to time.Time, land bool, fn fun
 		return err
 	}
 	hs := hours(from, to)
-	const perPipe = 96
+	const perPipe = 32 // hours per pipeline, keySpread+1 keys each
 	for len(hs) > 0 {
 		part := hs[:min(len(hs), perPipe)]
 		hs = hs[len(part):]
 		pipe := r.rdb.Client.Pipeline()
-		cmds := make([]*redis.MapStringStringCmd, len(part))
-		for i, h := range part {
-			k := hourKey(r.rdb.Keys.Prefix, h)
-			if land {
-				k = landKey(r.rdb.Keys.Prefix, h)
+		const perHour = keySpread + 1 // the parts, then the legacy key
+		cmds := make([]*redis.MapStringStringCmd, 0, len(part)*perHour)
+		prefix := r.rdb.Keys.Prefix
+		for _, h := range part {
+			for p := range keySpread {
+				if land {
+					cmds = append(cmds, pipe.HGetAll(ctx, landKey(prefix, h, p)))
+				} else {
+					cmds = append(cmds, pipe.HGetAll(ctx, hourKey(prefix, h, p)))
+				}
 			}
-			cmds[i] = pipe.HGetAll(ctx, k)
+			if land {
+				cmds = append(cmds, pipe.HGetAll(ctx, legacyLandKey(prefix, h)))
+			} else {
+				cmds = append(cmds, pipe.HGetAll(ctx, legacyHourKey(prefix, h)))
+			}
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("read reports: %w", err)
@@ -279,7 +288,7 @@ func (r *Reader) scan(ctx context.Context, from, to time.Time, land bool, fn fun
 				if err != nil {
 					continue
 				}
-				fn(part[i], f, v)
+				fn(part[i/perHour], f, v)
 			}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 // Redis with the default prefix.
 type Config struct {
 	// URL is redis://, rediss://, or a cluster as redis://host:port?addr=host2:port&addr=…
+	// (a single address of a cluster node is recognised as a cluster too).
 	// Empty starts an embedded in-memory Redis.
 	URL string
 	// Prefix starts every key Kairos writes; default "kairos:".
@@ -32,6 +33,9 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(c.URL)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 			return fmt.Errorf("KAIROS_REDIS_URL: want redis://host:port or rediss://…, got %q", c.URL)
+		}
+		if u.Query().Has("addr") && strings.Trim(u.Path, "/0") != "" {
+			return fmt.Errorf("KAIROS_REDIS_URL: a Redis Cluster has only database 0, got %q", u.Path)
 		}
 	}
 	if strings.ContainsAny(c.Prefix, "{} \n") {
@@ -72,15 +76,9 @@ func Open(ctx context.Context, cfg Config) (*Redis, error) {
 		r.Embedded = mr
 		r.Client = redis.NewClient(&redis.Options{Addr: mr.Addr(), PoolSize: cfg.PoolSize})
 	case strings.Contains(cfg.URL, "addr="):
-		opt, err := redis.ParseClusterURL(cfg.URL)
-		if err != nil {
-			return nil, fmt.Errorf("KAIROS_REDIS_URL: %w", err)
+		if err := r.openCluster(cfg); err != nil {
+			return nil, err
 		}
-		if cfg.PoolSize > 0 {
-			opt.PoolSize = cfg.PoolSize
-		}
-		r.Client = redis.NewClusterClient(opt)
-		r.Cluster = true
 	default:
 		opt, err := redis.ParseURL(cfg.URL)
 		if err != nil {
@@ -97,7 +95,39 @@ func Open(ctx context.Context, cfg Config) (*Redis, error) {
 		r.Close()
 		return nil, fmt.Errorf("redis %s: %w", redact(cfg.URL), err)
 	}
+	if !r.Cluster && r.Embedded == nil && clusterEnabled(pctx, r.Client) {
+		// One address of a cluster node: a plain client would fail on every
+		// key of another node's slots (MOVED), so talk to it as a cluster.
+		r.Client.Close()
+		if err := r.openCluster(cfg); err != nil {
+			return nil, err
+		}
+		if err := r.Client.Ping(pctx).Err(); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("redis cluster %s: %w", redact(cfg.URL), err)
+		}
+	}
 	return r, nil
+}
+
+// openCluster sets r.Client to a cluster client for the seed addresses of cfg.URL.
+func (r *Redis) openCluster(cfg Config) error {
+	opt, err := redis.ParseClusterURL(cfg.URL)
+	if err != nil {
+		return fmt.Errorf("KAIROS_REDIS_URL: %w", err)
+	}
+	if cfg.PoolSize > 0 {
+		opt.PoolSize = cfg.PoolSize
+	}
+	r.Client = redis.NewClusterClient(opt)
+	r.Cluster = true
+	return nil
+}
+
+// clusterEnabled reports whether the server behind c is a Redis Cluster node.
+func clusterEnabled(ctx context.Context, c redis.UniversalClient) bool {
+	info, err := c.Info(ctx, "cluster").Result()
+	return err == nil && strings.Contains(info, "cluster_enabled:1")
 }
 
 // Close closes the client and stops the embedded Redis, if any.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kairos-rtb/kairos/storage"
+	"github.com/redis/go-redis/v9"
 )
 
 // Open returns a Redis for t with a fresh key prefix. With real set, a test that
@@ -25,9 +26,7 @@ func Open(t testing.TB, real bool) *storage.Redis {
 	if url == "" {
 		url = "redis://127.0.0.1:6379"
 	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "kt:" + strings.NewReplacer("/", "-", " ", "_").Replace(t.Name()) + ":" + hex.EncodeToString(b[:]) + ":"
+	prefix := testPrefix(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	r, err := storage.Open(ctx, storage.Config{URL: url, Prefix: prefix})
@@ -49,16 +48,31 @@ func Open(t testing.TB, real bool) *storage.Redis {
 		if r.Embedded != nil {
 			return
 		}
-		ctx := context.Background()
-		iter := r.Client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		for i := 0; i < len(keys); i += 500 {
-			end := min(i+500, len(keys))
-			r.Client.Del(ctx, keys[i:end]...)
-		}
+		deleteKeys(context.Background(), r.Client, prefix)
 	})
 	return r
+}
+
+// testPrefix returns a key prefix of its own for t.
+func testPrefix(t testing.TB) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "kt:" + strings.NewReplacer("/", "-", " ", "_").Replace(t.Name()) + ":" + hex.EncodeToString(b[:]) + ":"
+}
+
+// deleteKeys deletes the keys under prefix on one Redis node.
+func deleteKeys(ctx context.Context, c redis.Cmdable, prefix string) {
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	// One DEL per key: on a cluster node, keys of different slots cannot share one.
+	pipe := c.Pipeline()
+	for _, k := range keys {
+		pipe.Del(ctx, k)
+	}
+	if len(keys) > 0 {
+		_, _ = pipe.Exec(ctx)
+	}
 }
