@@ -23,6 +23,13 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip eight plain bytes at a time: most of an adm needs no escaping.
+		for i+8 <= len(s) && plainWord(le64(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if jsonSafe[c] {
@@ -67,6 +74,35 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// SWAR constants: lo has the low bit of every byte set, hi the high bit.
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
+// le64 reads the first eight bytes of s as a little-endian word.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plainWord reports whether none of the eight bytes of w needs escaping in a
+// JSON string: no quote, no backslash, no control character, no byte ≥ 0x80
+// (UTF-8, checked on the slow path). The classic has-zero-byte tests, exact
+// because bytes with the high bit set are ruled out first.
+func plainWord(w uint64) bool {
+	if w&swarHi != 0 {
+		return false
+	}
+	lt := (w - swarLo*0x20) &^ w & swarHi // some byte < 0x20
+	q := w ^ (swarLo * '"')
+	bs := w ^ (swarLo * '\\')
+	hasQ := (q - swarLo) &^ q & swarHi
+	hasBS := (bs - swarLo) &^ bs & swarHi
+	return lt|hasQ|hasBS == 0
 }
 
 // appendJSONBytes is appendJSONString for a byte slice, without converting it.

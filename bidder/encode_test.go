@@ -2,6 +2,7 @@ package bidder
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -24,6 +25,15 @@ func TestAppendJSONString(t *testing.T) {
 	f("ctl \x00\x01\n\r\t\x1f", "ctl \x00\x01\n\r\t\x1f")
 	f("ünïcødé ✓ \u2028\u2029", "ünïcødé ✓ \u2028\u2029")
 	f("bad \xff utf8", "bad \ufffd utf8")
+	// The eight-bytes-at-a-time path must find a special byte at any offset
+	// of a word, and the bytes around it.
+	for _, special := range []string{`"`, `\`, "\x00", "\x1f", "\n", "é", "\u2028", " ", "~", "\x7f"} {
+		for pos := 0; pos < 20; pos++ {
+			in := strings.Repeat("a", pos) + special + strings.Repeat("b", 19-pos)
+			f(in, in)
+		}
+	}
+	f("bad utf8 after a long plain run \xff", "bad utf8 after a long plain run \ufffd")
 }
 
 func FuzzAppendJSONString(f *testing.F) {

@@ -3,17 +3,19 @@ package creatives
 import "strconv"
 
 // The banner is self-contained HTML: inline styles only, no scripts, no
-// external CSS or fonts. The whole ad is one link to the click URL; the
+// external CSS or fonts. Attributes are single-quoted (every inserted value
+// escapes both quote characters), so the markup needs no escaping of its own
+// quotes when it travels in the JSON bid response's adm string. The whole ad is one link to the click URL; the
 // impression pixel sits outside the link.
 
 const (
-	bannerOpen = `<div style="position:relative;overflow:hidden;box-sizing:border-box;margin:0;padding:0;` +
+	bannerOpen = `<div style='position:relative;overflow:hidden;box-sizing:border-box;margin:0;padding:0;` +
 		`background:#fff;border:1px solid #d0d0d0;font-family:Helvetica,Arial,sans-serif;line-height:1.25;text-align:left;width:`
-	bannerLinkV = `<a target="_blank" rel="noopener" style="display:flex;flex-direction:column;width:100%;height:100%;` +
-		`color:#1a1a1a;text-decoration:none" href="`
-	bannerLinkH = `<a target="_blank" rel="noopener" style="display:flex;flex-direction:row;align-items:center;` +
-		`width:100%;height:100%;color:#1a1a1a;text-decoration:none" href="`
-	bannerPixel = `<img width="1" height="1" alt="" style="position:absolute;left:0;top:0;width:1px;height:1px;border:0" src="`
+	bannerLinkV = `<a target='_blank' rel='noopener' style='display:flex;flex-direction:column;width:100%;height:100%;` +
+		`color:#1a1a1a;text-decoration:none' href='`
+	bannerLinkH = `<a target='_blank' rel='noopener' style='display:flex;flex-direction:row;align-items:center;` +
+		`width:100%;height:100%;color:#1a1a1a;text-decoration:none' href='`
+	bannerPixel = `<img width='1' height='1' alt='' style='position:absolute;left:0;top:0;width:1px;height:1px;border:0' src='`
 	ellipsis    = `white-space:nowrap;overflow:hidden;text-overflow:ellipsis`
 )
 
@@ -46,7 +48,7 @@ func (st *state) banner(dst []byte) ([]byte, error) {
 	dst = strconv.AppendInt(dst, int64(w), 10)
 	dst = append(dst, "px;height:"...)
 	dst = strconv.AppendInt(dst, int64(h), 10)
-	dst = append(dst, "px\">"...)
+	dst = append(dst, "px'>"...)
 	if w >= 3*h {
 		dst = st.bannerRow(dst, w, h, img, headline)
 	} else {
@@ -55,7 +57,7 @@ func (st *state) banner(dst []byte) ([]byte, error) {
 	if st.imp.ImpURL != "" {
 		dst = append(dst, bannerPixel...)
 		dst = escHTMLURL(dst, st.imp.ImpURL)
-		dst = append(dst, `">`...)
+		dst = append(dst, `'>`...)
 	}
 	return append(dst, "</div>"...), nil
 }
@@ -71,21 +73,21 @@ func (st *state) bannerColumn(dst []byte, w, h int, img, headline string) []byte
 
 	dst = append(dst, bannerLinkV...)
 	dst = escHTMLURL(dst, st.clickURL())
-	dst = append(dst, `">`...)
+	dst = append(dst, `'>`...)
 	if img != "" {
 		pct := 46
 		if tall {
 			pct = 42
 		}
-		dst = append(dst, `<img alt="" style="display:block;flex:none;width:100%;object-fit:cover;border:0;background:#eee;height:`...)
+		dst = append(dst, `<img alt='' style='display:block;flex:none;width:100%;object-fit:cover;border:0;background:#eee;height:`...)
 		dst = strconv.AppendInt(dst, int64(pct), 10)
-		dst = append(dst, `%" src="`...)
+		dst = append(dst, `%' src='`...)
 		dst = escHTMLURL(dst, img)
-		dst = append(dst, `">`...)
+		dst = append(dst, `'>`...)
 	}
-	dst = append(dst, `<span style="display:flex;flex-direction:column;flex:1;min-height:0;gap:4px;overflow:hidden;padding:`...)
+	dst = append(dst, `<span style='display:flex;flex-direction:column;flex:1;min-height:0;gap:4px;overflow:hidden;padding:`...)
 	dst = strconv.AppendInt(dst, int64(pad), 10)
-	dst = append(dst, `px">`...)
+	dst = append(dst, `px'>`...)
 	if g, ok := st.greeting(); ok {
 		dst = textSpan(dst, "color:#555;font-size:", small, g)
 	}
@@ -94,9 +96,9 @@ func (st *state) bannerColumn(dst []byte, w, h int, img, headline string) []byte
 			dst = textSpan(dst, "color:#555;text-transform:uppercase;letter-spacing:.05em;font-size:", small, pn)
 		}
 	}
-	dst = append(dst, `<strong style="line-height:1.2;font-size:`...)
+	dst = append(dst, `<strong style='line-height:1.2;font-size:`...)
 	dst = strconv.AppendInt(dst, int64(hs), 10)
-	dst = append(dst, `px">`...)
+	dst = append(dst, `px'>`...)
 	dst = escHTML(dst, headline)
 	dst = append(dst, "</strong>"...)
 	msg, okMsg := st.text(PartMessage)
@@ -109,10 +111,10 @@ func (st *state) bannerColumn(dst []byte, w, h int, img, headline string) []byte
 		}
 	}
 	if cta, ok := st.text(PartCTA); ok {
-		dst = append(dst, `<span style="margin-top:auto;align-self:flex-start;padding:6px 12px;border-radius:4px;`+
+		dst = append(dst, `<span style='margin-top:auto;align-self:flex-start;padding:6px 12px;border-radius:4px;`+
 			`background:#111;color:#fff;font-weight:bold;font-size:`...)
 		dst = strconv.AppendInt(dst, int64(bs), 10)
-		dst = append(dst, `px">`...)
+		dst = append(dst, `px'>`...)
 		dst = escHTML(dst, cta)
 		dst = append(dst, "</span>"...)
 	}
@@ -129,20 +131,20 @@ func (st *state) bannerRow(dst []byte, w, h int, img, headline string) []byte {
 
 	dst = append(dst, bannerLinkH...)
 	dst = escHTMLURL(dst, st.clickURL())
-	dst = append(dst, `">`...)
+	dst = append(dst, `'>`...)
 	if img != "" {
-		dst = append(dst, `<img alt="" style="display:block;flex:none;height:100%;object-fit:cover;border:0;background:#eee;width:`...)
+		dst = append(dst, `<img alt='' style='display:block;flex:none;height:100%;object-fit:cover;border:0;background:#eee;width:`...)
 		dst = strconv.AppendInt(dst, int64(max(h-2, 1)), 10)
-		dst = append(dst, `px" src="`...)
+		dst = append(dst, `px' src='`...)
 		dst = escHTMLURL(dst, img)
-		dst = append(dst, `">`...)
+		dst = append(dst, `'>`...)
 	}
-	dst = append(dst, `<span style="display:flex;flex-direction:column;justify-content:center;flex:1;min-width:0;`+
+	dst = append(dst, `<span style='display:flex;flex-direction:column;justify-content:center;flex:1;min-width:0;`+
 		`gap:2px;overflow:hidden;padding:0 `...)
 	dst = strconv.AppendInt(dst, int64(pad), 10)
-	dst = append(dst, `px"><strong style="line-height:1.2;`+ellipsis+`;font-size:`...)
+	dst = append(dst, `px'><strong style='line-height:1.2;`+ellipsis+`;font-size:`...)
 	dst = strconv.AppendInt(dst, int64(hs), 10)
-	dst = append(dst, `px">`...)
+	dst = append(dst, `px'>`...)
 	dst = escHTML(dst, headline)
 	dst = append(dst, "</strong>"...)
 	if !compact {
@@ -154,24 +156,24 @@ func (st *state) bannerRow(dst []byte, w, h int, img, headline string) []byte {
 	}
 	dst = append(dst, "</span>"...)
 	if cta, ok := st.text(PartCTA); ok {
-		dst = append(dst, `<span style="flex:none;border-radius:4px;background:#111;color:#fff;font-weight:bold;`+
+		dst = append(dst, `<span style='flex:none;border-radius:4px;background:#111;color:#fff;font-weight:bold;`+
 			`white-space:nowrap;padding:4px 10px;margin-right:`...)
 		dst = strconv.AppendInt(dst, int64(pad), 10)
 		dst = append(dst, `px;font-size:`...)
 		dst = strconv.AppendInt(dst, int64(clampInt(bs, 10, 14)), 10)
-		dst = append(dst, `px">`...)
+		dst = append(dst, `px'>`...)
 		dst = escHTML(dst, cta)
 		dst = append(dst, "</span>"...)
 	}
 	return append(dst, "</a>"...)
 }
 
-// textSpan appends <span style="STYLEnpx">text</span>.
+// textSpan appends <span style='STYLEnpx'>text</span>.
 func textSpan(dst []byte, style string, px int, text string) []byte {
-	dst = append(dst, `<span style="`...)
+	dst = append(dst, `<span style='`...)
 	dst = append(dst, style...)
 	dst = strconv.AppendInt(dst, int64(px), 10)
-	dst = append(dst, `px">`...)
+	dst = append(dst, `px'>`...)
 	dst = escHTML(dst, text)
 	return append(dst, "</span>"...)
 }

@@ -21,7 +21,7 @@ func checkHTML(t testing.TB, s string) {
 		if lt >= 0 {
 			text = s[:lt]
 		}
-		if strings.ContainsAny(text, "<>\"") {
+		if strings.ContainsAny(text, "<>\"'") {
 			t.Fatalf("raw markup character in text %q", text)
 		}
 		if lt < 0 {
@@ -45,23 +45,23 @@ func checkHTML(t testing.TB, s string) {
 				s = s[1:]
 				break
 			}
-			eq := strings.Index(s, `="`)
-			if eq < 0 || closing {
+			eq := strings.IndexByte(s, '=')
+			if eq < 0 || eq+1 >= len(s) || (s[eq+1] != '"' && s[eq+1] != '\'') || closing {
 				t.Fatalf("malformed attributes in <%s> near %q", name, s)
 			}
-			an := s[:eq]
+			an, quote := s[:eq], s[eq+1]
 			if !attrs[an] {
 				t.Fatalf("unexpected attribute %q in <%s>", an, name)
 			}
 			s = s[eq+2:]
-			q := strings.IndexByte(s, '"')
+			q := strings.IndexByte(s, quote)
 			if q < 0 {
 				t.Fatalf("unterminated attribute %s", an)
 			}
 			val := s[:q]
 			s = s[q+1:]
-			if strings.ContainsAny(val, "<>") {
-				t.Fatalf("raw < or > in attribute %s=%q", an, val)
+			if strings.ContainsAny(val, "<>\"'") {
+				t.Fatalf("raw <, >, or quote in attribute %s=%q", an, val)
 			}
 			if (an == "href" || an == "src") && !strings.HasPrefix(val, "https://") && !strings.HasPrefix(val, "http://") {
 				t.Fatalf("%s is not an http(s) URL: %q", an, val)
