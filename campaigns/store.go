@@ -171,14 +171,16 @@ type WatcherConfig struct {
 // every change message and at least every Resync period, and publishes the new
 // Index atomically.
 type Watcher struct {
-	store  *Store
-	rdb    redis.UniversalClient
-	keys   storage.Keys
-	cfg    WatcherConfig
-	log    *zap.Logger
-	now    func() time.Time
-	index  atomic.Pointer[Index]
-	rev    atomic.Int64
+	store *Store
+	rdb   redis.UniversalClient
+	keys  storage.Keys
+	cfg   WatcherConfig
+	log   *zap.Logger
+	now   func() time.Time
+	index atomic.Pointer[Index]
+	rev   atomic.Int64
+	lost  atomic.Bool // the store came back empty
+
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	// OnChange, if set before Start, is called after each new Index is published.
@@ -205,8 +207,17 @@ func (w *Watcher) Start(ctx context.Context) error {
 	if err := w.Reload(ctx); err != nil {
 		return err
 	}
-	ctx, w.cancel = context.WithCancel(context.Background())
+	// On a Redis Cluster the subscription lives on the node of the channel's
+	// slot; the client resubscribes by itself when that node fails over, and
+	// the periodic resync covers what is announced meanwhile.
 	sub := w.rdb.Subscribe(ctx, w.keys.CampaignsChannel())
+	// Wait for the confirmation, so that changes made after Start are announced
+	// to this instance.
+	if _, err := sub.Receive(ctx); err != nil {
+		sub.Close()
+		return fmt.Errorf("subscribe %s: %w", w.keys.CampaignsChannel(), err)
+	}
+	ctx, w.cancel = context.WithCancel(context.Background())
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -248,6 +259,19 @@ func (w *Watcher) reload(ctx context.Context, force bool) error {
 	if err != nil {
 		return err
 	}
+	if len(cs) == 0 && rev == 0 && w.rev.Load() > 0 {
+		// The revision went back to nothing: Redis lost its data (restarted
+		// empty, or flushed), not a deliberate delete, which moves it on.
+		// Dropping every campaign would hide the loss; keeping them lets the
+		// budget ledger stop their spending and say why (ledger_lost) until
+		// an operator applies the campaigns again and restores the ledger.
+		if !w.lost.Swap(true) {
+			w.log.Error("campaign store is empty at revision 0: Redis lost its data; keeping the last loaded campaigns until they are applied again",
+				zap.Int64("last_revision", w.rev.Load()), zap.Int("kept", w.index.Load().Len()))
+		}
+		return nil
+	}
+	w.lost.Store(false)
 	ix := Compile(cs, w.now())
 	w.index.Store(ix)
 	w.rev.Store(rev)
