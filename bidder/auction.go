@@ -1,7 +1,6 @@
 package bidder
 
 import (
-	"context"
 	"math/bits"
 	"strconv"
 	"time"
@@ -167,9 +166,7 @@ func (s *Server) lookupProfile(st *reqState, deadline time.Time) {
 	if limit := st.start.Add(s.cfg.LookupTimeout); limit.Before(deadline) {
 		deadline = limit
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	err := s.deps.Profiles.Get(ctx, user, &st.res)
-	cancel()
+	err := s.deps.Profiles.GetUntil(deadline, user, &st.res)
 	if err != nil {
 		if m := s.deps.Metrics; m != nil {
 			m.LookupErrors.Inc()

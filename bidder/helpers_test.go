@@ -1,7 +1,6 @@
 package bidder
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -67,12 +66,14 @@ type fakeProfiles struct {
 	calls int
 }
 
-func (f *fakeProfiles) Get(ctx context.Context, user string, res *segments.Result) error {
+func (f *fakeProfiles) GetUntil(deadline time.Time, user string, res *segments.Result) error {
 	f.calls++
 	if f.delay > 0 {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
 		select {
 		case <-time.After(f.delay):
-		case <-ctx.Done():
+		case <-t.C:
 			return segments.ErrTimeout
 		}
 	}

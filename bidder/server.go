@@ -40,10 +40,12 @@ const (
 )
 
 // Profiles fetches a user's profile and frequency counters in one round trip,
-// giving up when ctx's deadline passes. segments.Lookup implements it.
+// giving up at the deadline. segments.Lookup implements it.
 type Profiles interface {
-	Get(ctx context.Context, user string, res *segments.Result) error
+	GetUntil(deadline time.Time, user string, res *segments.Result) error
 }
+
+var _ Profiles = (*segments.Lookup)(nil)
 
 // Pacer spends campaign budgets on the bid path; pacing.Pacer implements it.
 type Pacer interface {

@@ -292,6 +292,20 @@ func (l *Lookup) Forget(user string) {
 // is reset and the caller decides without the profile. A cache hit does not
 // allocate.
 func (l *Lookup) Get(ctx context.Context, user string, res *Result) error {
+	deadline, _ := ctx.Deadline()
+	return l.get(ctx.Done(), deadline, user, res)
+}
+
+// GetUntil is Get bounded by a deadline instead of a context, for the bid
+// path: a cache hit arms no timer and allocates nothing, and a miss waits on
+// the lookup's pooled timer. A zero deadline means Config.Timeout.
+func (l *Lookup) GetUntil(deadline time.Time, user string, res *Result) error {
+	return l.get(nil, deadline, user, res)
+}
+
+// get looks user up, giving up when done closes or deadline passes (zero:
+// after Config.Timeout).
+func (l *Lookup) get(done <-chan struct{}, deadline time.Time, user string, res *Result) error {
 	now := l.now()
 	res.Reset()
 	if user == "" {
@@ -306,7 +320,7 @@ func (l *Lookup) Get(ctx context.Context, user string, res *Result) error {
 			return nil
 		}
 	}
-	err := l.fetch(ctx, user, res, now)
+	err := l.fetch(done, deadline, user, res, now)
 	switch {
 	case err == nil:
 		l.m.miss.Inc()
@@ -324,11 +338,15 @@ func (l *Lookup) Get(ctx context.Context, user string, res *Result) error {
 	return err
 }
 
-func (l *Lookup) fetch(ctx context.Context, user string, res *Result, now time.Time) error {
+func (l *Lookup) fetch(done <-chan struct{}, deadline time.Time, user string, res *Result, now time.Time) error {
 	if !l.running.Load() {
 		return ErrUnavailable
 	}
-	if ctx.Err() != nil {
+	wait := l.cfg.Timeout
+	if !deadline.IsZero() {
+		wait = deadline.Sub(now)
+	}
+	if wait <= 0 || isClosed(done) {
 		return ErrTimeout
 	}
 	r := l.pool.Get().(*request)
@@ -349,27 +367,24 @@ func (l *Lookup) fetch(ctx context.Context, user string, res *Result, now time.T
 		return ErrOverloaded
 	}
 
-	var expired <-chan time.Time
-	if _, ok := ctx.Deadline(); !ok {
-		r.timer.Reset(l.cfg.Timeout)
-		expired = r.timer.C
-	}
+	// The timer is the request's own and is stopped before the request is
+	// released (or handed to the worker that releases it), so a late fire
+	// cannot reach the next user of the request.
+	r.timer.Reset(wait)
 	select {
 	case <-r.done:
-	case <-ctx.Done():
+		r.timer.Stop()
+	case <-done:
+		r.timer.Stop()
 		if r.state.CompareAndSwap(statePending, stateAbandoned) {
-			r.timer.Stop()
 			return ErrTimeout
 		}
 		<-r.done // completed meanwhile; its signal is on the way
-	case <-expired:
+	case <-r.timer.C:
 		if r.state.CompareAndSwap(statePending, stateAbandoned) {
 			return ErrTimeout
 		}
 		<-r.done
-	}
-	if expired != nil {
-		r.timer.Stop()
 	}
 	defer l.release(r)
 	if r.err != nil {
@@ -398,6 +413,16 @@ func (l *Lookup) fetch(ctx context.Context, user string, res *Result, now time.T
 	l.cache.put(user, r.gen, e, now.UnixNano())
 	res.fill(e, user, &l.cfg.Decay, now)
 	return nil
+}
+
+// isClosed reports whether done is closed; a nil channel never is.
+func isClosed(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 // release returns r to the pool.

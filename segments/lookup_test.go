@@ -437,6 +437,33 @@ func TestRedisStall(t *testing.T) {
 	}
 }
 
+// TestGetUntil: the deadline form of Get answers like Get, gives up on a
+// deadline that has passed without asking Redis, and serves hits from the
+// cache.
+func TestGetUntil(t *testing.T) {
+	r := testRedis(t)
+	ctx := context.Background()
+	s := NewStore(r, Config{}, nil)
+	if err := s.Put(ctx, Profile{User: "u-1", Phase: PhaseIntent}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	l := startLookup(t, r, Config{CacheTTL: time.Hour}, reg)
+	var res Result
+	if err := l.GetUntil(time.Now().Add(-time.Millisecond), "u-1", &res); !errors.Is(err, ErrTimeout) || res.Found {
+		t.Fatalf("past deadline: err %v, found %v; want ErrTimeout", err, res.Found)
+	}
+	if err := l.GetUntil(time.Now().Add(time.Second), "u-1", &res); err != nil || !res.Found || res.Cached || res.Profile.Phase != PhaseIntent {
+		t.Fatalf("miss: err %v, %+v", err, res)
+	}
+	if err := l.GetUntil(time.Time{}, "nobody", &res); err != nil || res.Found {
+		t.Fatalf("no deadline, unknown user: err %v, found %v", err, res.Found)
+	}
+	if err := l.GetUntil(time.Now().Add(time.Second), "u-1", &res); err != nil || !res.Cached {
+		t.Fatalf("hit: err %v, cached %v", err, res.Cached)
+	}
+}
+
 func BenchmarkLookupGetCacheHit(b *testing.B) {
 	r := testRedis(b)
 	ctx := context.Background()
