@@ -490,8 +490,13 @@ func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Rea
 		n.Publisher, n.Country, n.Device = st.dims.Publisher, st.dims.Country, st.dims.Device
 		n.Format, n.BidTime = formatCode(cand.format), st.now.Unix()
 		n.CreativeID = cand.cr.ID
-		st.cimp.ClickURL = s.appendURL(st, pacing.KindClick, &n)
-		st.cimp.ImpURL = s.appendURL(st, pacing.KindImp, &n)
+		var ends [2]int
+		start := len(st.urls)
+		st.urls = s.deps.Signer.AppendNoticeURLs(st.urls, s.cfg.PublicURL, &n, adKinds[:], ends[:])
+		// st.urls only grows within a request, so these views stay intact
+		// until the request is released.
+		st.cimp.ClickURL = unsafeString(st.urls[start:ends[0]])
+		st.cimp.ImpURL = unsafeString(st.urls[ends[0]:ends[1]])
 	} else {
 		b.idLen = len(s.nextBidID(b.id[:0]))
 	}
@@ -515,27 +520,24 @@ func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Rea
 	b.cridEnd = len(st.adm)
 	if b.reserved {
 		n.CreativeID = unsafeString(st.adm[b.admEnd:b.cridEnd])
-		b.nurl = s.urlWindow(st, pacing.KindWin, &n)
-		b.burl = s.urlWindow(st, pacing.KindBill, &n)
-		b.lurl = s.urlWindow(st, pacing.KindLoss, &n)
+		var ends [3]int
+		start := len(st.urls)
+		st.urls = s.deps.Signer.AppendNoticeURLs(st.urls, s.cfg.PublicURL, &n, noticeKinds[:], ends[:])
+		b.nurl = [2]int{start, ends[0]}
+		b.burl = [2]int{ends[0], ends[1]}
+		b.lurl = [2]int{ends[1], ends[2]}
 	}
 	st.bids = append(st.bids, b)
 	return ReasonNone
 }
 
-// appendURL appends a signed notice URL to st.urls and returns it as a string
-// valid until the request is released (st.urls only grows within a request,
-// so earlier URLs stay intact).
-func (s *Server) appendURL(st *reqState, kind pacing.Kind, n *pacing.Notice) string {
-	w := s.urlWindow(st, kind, n)
-	return unsafeString(st.urls[w[0]:w[1]])
-}
-
-func (s *Server) urlWindow(st *reqState, kind pacing.Kind, n *pacing.Notice) [2]int {
-	start := len(st.urls)
-	st.urls = s.deps.Signer.AppendNoticeURL(st.urls, kind, s.cfg.PublicURL, n)
-	return [2]int{start, len(st.urls)}
-}
+// The URLs of a bid: the click and impression URLs in the ad markup (signed
+// before the markup is assembled), then the exchange's notice URLs (signed
+// with the variant's crid, known once the markup is).
+var (
+	adKinds     = [2]pacing.Kind{pacing.KindClick, pacing.KindImp}
+	noticeKinds = [3]pacing.Kind{pacing.KindWin, pacing.KindBill, pacing.KindLoss}
+)
 
 // cancelBids returns the reservations of bids that will not be sent.
 func (s *Server) cancelBids(st *reqState) {

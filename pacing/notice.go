@@ -153,9 +153,10 @@ type Signer struct {
 }
 
 type signState struct {
-	mac hash.Hash
-	buf []byte
-	sum [sha256.Size]byte
+	mac   hash.Hash
+	buf   []byte // the signed payload
+	query []byte // the URL query shared by the URLs of one notice
+	sum   [sha256.Size]byte
 }
 
 // NewSigner returns a Signer for secret, which must be at least 16 bytes.
@@ -166,7 +167,7 @@ func NewSigner(secret []byte) (*Signer, error) {
 	key := append([]byte(nil), secret...)
 	s := &Signer{}
 	s.pool.New = func() any {
-		return &signState{mac: hmac.New(sha256.New, key), buf: make([]byte, 0, 256)}
+		return &signState{mac: hmac.New(sha256.New, key), buf: make([]byte, 0, 256), query: make([]byte, 0, 512)}
 	}
 	return s, nil
 }
@@ -191,63 +192,80 @@ func field(buf []byte, v []byte) []byte {
 // base is the public base URL (KAIROS_PUBLIC_URL) without a trailing slash.
 // It does not allocate once dst has room.
 func (s *Signer) AppendNoticeURL(dst []byte, kind Kind, base string, n *Notice) []byte {
-	st := s.pool.Get().(*signState)
-	buf := append(st.buf[:0], byte(kind))
-	dst = append(dst, base...)
-	dst = append(dst, NoticePath...)
-	dst = append(dst, kind.String()...)
+	var end [1]int
+	return s.AppendNoticeURLs(dst, base, n, []Kind{kind}, end[:])
+}
 
-	// Each value is appended to the URL, and its unescaped bytes to the payload.
-	str := func(dst []byte, name, v string) []byte {
-		dst = append(dst, name...)
-		dst = appendQueryEscape(dst, v)
+// AppendNoticeURLs appends the signed URLs of every kind in kinds for the same
+// notice n, one after another, and sets ends[i] to the end of URL i in dst (URL
+// i starts where URL i-1 ends). The query is built and escaped once and only
+// the signature, which covers the kind, is computed per URL: a bid's three
+// notice URLs cost little more than one. ends must be as long as kinds. It does
+// not allocate once dst has room.
+func (s *Signer) AppendNoticeURLs(dst []byte, base string, n *Notice, kinds []Kind, ends []int) []byte {
+	st := s.pool.Get().(*signState)
+	defer s.pool.Put(st)
+	// The payload starts with the kind byte, set per URL below.
+	buf := append(st.buf[:0], 0)
+	q := st.query[:0]
+
+	// Each value is appended to the query, and its unescaped bytes to the payload.
+	str := func(name, v string) {
+		q = append(q, name...)
+		q = appendQueryEscape(q, v)
 		buf = binary.AppendUvarint(buf, uint64(len(v)))
 		buf = append(buf, v...)
-		return dst
 	}
-	num := func(dst []byte, name string, v int64, b int) []byte {
-		dst = append(dst, name...)
-		i := len(dst)
-		dst = strconv.AppendInt(dst, v, b)
-		buf = field(buf, dst[i:])
-		return dst
+	num := func(name string, v int64) {
+		q = append(q, name...)
+		i := len(q)
+		q = strconv.AppendInt(q, v, 10)
+		buf = field(buf, q[i:])
 	}
-	dst = append(dst, "?b="...)
-	i := len(dst)
-	dst = appendBidID(dst, n.Holder, n.Seq) // holder is [a-z0-9-], no escaping needed
-	buf = field(buf, dst[i:])
-	dst = str(dst, "&c=", n.CampaignID)
-	dst = str(dst, "&i=", n.ImpID)
-	dst = str(dst, "&cr=", n.CreativeID)
-	dst = str(dst, "&d=", n.Day)
-	dst = num(dst, "&r=", int64(n.Reserved), 10)
-	dst = num(dst, "&p=", int64(n.Price), 10)
-	dst = str(dst, "&cur=", n.Currency)
-	dst = num(dst, "&e=", n.WindowEnd, 10)
-	dst = num(dst, "&x=", n.Expiry, 10)
-	dst = num(dst, "&ph=", int64(n.Phase), 10)
-	dst = str(dst, "&ex=", n.Exchange)
-	dst = str(dst, "&pub=", n.Publisher)
-	dst = str(dst, "&co=", n.Country)
-	dst = num(dst, "&dv=", int64(n.Device), 10)
-	dst = num(dst, "&fm=", int64(n.Format), 10)
-	dst = num(dst, "&t=", n.BidTime, 10)
+	q = append(q, "?b="...)
+	i := len(q)
+	q = appendBidID(q, n.Holder, n.Seq) // holder is [a-z0-9-], no escaping needed
+	buf = field(buf, q[i:])
+	str("&c=", n.CampaignID)
+	str("&i=", n.ImpID)
+	str("&cr=", n.CreativeID)
+	str("&d=", n.Day)
+	num("&r=", int64(n.Reserved))
+	num("&p=", int64(n.Price))
+	str("&cur=", n.Currency)
+	num("&e=", n.WindowEnd)
+	num("&x=", n.Expiry)
+	num("&ph=", int64(n.Phase))
+	str("&ex=", n.Exchange)
+	str("&pub=", n.Publisher)
+	str("&co=", n.Country)
+	num("&dv=", int64(n.Device))
+	num("&fm=", int64(n.Format))
+	num("&t=", n.BidTime)
 	if n.User != "" {
-		dst = str(dst, "&u=", n.User)
+		str("&u=", n.User)
 	} else {
 		buf = append(buf, 0)
 	}
-	st.buf = buf
-	dst = append(dst, "&s="...)
-	dst = base64.RawURLEncoding.AppendEncode(dst, st.tag())
-	s.pool.Put(st)
-	switch kind {
-	case KindLoss:
-		dst = append(dst, "&loss="...)
-		dst = append(dst, MacroAuctionLoss...)
-	case KindWin, KindBill, KindImp:
-		dst = append(dst, "&price="...)
-		dst = append(dst, MacroAuctionPrice...)
+	q = append(q, "&s="...)
+	st.buf, st.query = buf, q
+
+	for k, kind := range kinds {
+		dst = append(dst, base...)
+		dst = append(dst, NoticePath...)
+		dst = append(dst, kind.String()...)
+		dst = append(dst, q...)
+		st.buf[0] = byte(kind)
+		dst = base64.RawURLEncoding.AppendEncode(dst, st.tag())
+		switch kind {
+		case KindLoss:
+			dst = append(dst, "&loss="...)
+			dst = append(dst, MacroAuctionLoss...)
+		case KindWin, KindBill, KindImp:
+			dst = append(dst, "&price="...)
+			dst = append(dst, MacroAuctionPrice...)
+		}
+		ends[k] = len(dst)
 	}
 	return dst
 }

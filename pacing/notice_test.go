@@ -50,6 +50,37 @@ func TestNoticeURLShape(t *testing.T) {
 	}
 }
 
+// TestNoticeURLs: the URLs of one notice built together equal the URLs built
+// one by one, each verifies as its own kind only, and a URL relabelled with
+// another kind is refused.
+func TestNoticeURLs(t *testing.T) {
+	s, _ := NewSigner(testSecret)
+	n := testNotice()
+	kinds := []Kind{KindWin, KindBill, KindLoss, KindClick, KindImp}
+	ends := make([]int, len(kinds))
+	all := s.AppendNoticeURLs([]byte("prefix:"), "https://bid.example", &n, kinds, ends)
+	start := len("prefix:")
+	for i, kind := range kinds {
+		got := string(all[start:ends[i]])
+		start = ends[i]
+		if want := string(s.AppendNoticeURL(nil, kind, "https://bid.example", &n)); got != want {
+			t.Fatalf("%s: built together %s\nalone %s", kind, got, want)
+		}
+		for _, other := range kinds {
+			_, err := s.Verify(other, parseArgs(t, got), t0)
+			if other == kind && err != nil {
+				t.Errorf("%s URL does not verify: %v", kind, err)
+			}
+			if other != kind && !errors.Is(err, ErrForged) {
+				t.Errorf("%s URL verifies as %s: %v", kind, other, err)
+			}
+		}
+	}
+	if start != len(all) {
+		t.Fatalf("ends cover %d of %d bytes", start, len(all))
+	}
+}
+
 func TestNoticeVerify(t *testing.T) {
 	s, _ := NewSigner(testSecret)
 	other, _ := NewSigner([]byte("another secret, quite different"))
@@ -124,6 +155,21 @@ func BenchmarkAppendNoticeURL(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		buf = s.AppendNoticeURL(buf[:0], KindWin, "https://bid.example", &n)
+	}
+}
+
+// BenchmarkAppendNoticeURLs is what a bid costs: its win, billing and loss
+// URLs built together.
+func BenchmarkAppendNoticeURLs(b *testing.B) {
+	s, _ := NewSigner(testSecret)
+	n := testNotice()
+	n.ImpID = "1"
+	buf := make([]byte, 0, 2048)
+	kinds := []Kind{KindWin, KindBill, KindLoss}
+	ends := make([]int, len(kinds))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = s.AppendNoticeURLs(buf[:0], "https://bid.example", &n, kinds, ends)
 	}
 }
 
