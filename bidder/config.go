@@ -29,6 +29,8 @@ type Config struct {
 	Rates string
 	// PublicURL is the base of notice and click URLs (default http://<listen>).
 	PublicURL string
+	// Shed tunes overload shedding.
+	Shed ShedConfig
 }
 
 func (c *Config) setDefaults() {
@@ -53,6 +55,7 @@ func (c *Config) setDefaults() {
 	if c.Rates == "" {
 		c.Rates = money.DefaultRates
 	}
+	c.Shed.setDefaults()
 }
 
 // Validate checks the configuration, naming the offending setting.
@@ -65,6 +68,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("KAIROS_DEFAULT_TMAX: %s must be positive and at most KAIROS_MAX_TMAX %s", c.DefaultTmax, c.MaxTmax)
 	case c.LookupTimeout < 0:
 		return fmt.Errorf("KAIROS_LOOKUP_TIMEOUT: %s must not be negative", c.LookupTimeout)
+	case c.Shed.Interval < 0:
+		return fmt.Errorf("KAIROS_SHED_INTERVAL: %s must be positive", c.Shed.Interval)
 	case c.NetworkReserve < 0 || c.NetworkReserve >= c.DefaultTmax:
 		return fmt.Errorf("KAIROS_NETWORK_RESERVE: %s must be below KAIROS_DEFAULT_TMAX %s", c.NetworkReserve, c.DefaultTmax)
 	}

@@ -43,11 +43,14 @@ const (
 	ReasonFloor
 	// ReasonDeadline: the deadline passed before the answer was ready.
 	ReasonDeadline
+	// ReasonOverload: Kairos was answering more requests than it could decide
+	// in time and shed this one before reading it (see ShedConfig).
+	ReasonOverload
 	numReasons
 )
 
 var reasonNames = [numReasons]string{"none", "no_imps", "seat", "invalid_traffic", "currency",
-	"no_campaign", "targeting", "consent", "supply_chain", "creative", "frequency_cap", "pacing", "below_floor", "deadline"}
+	"no_campaign", "targeting", "consent", "supply_chain", "creative", "frequency_cap", "pacing", "below_floor", "deadline", "overload"}
 
 // String returns the reason's name as used in metrics and the debug header.
 func (r Reason) String() string {

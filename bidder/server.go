@@ -130,6 +130,9 @@ type Server struct {
 	ln     net.Listener
 	done   chan error
 	extra  map[string]fasthttp.RequestHandler
+	shed   *shedder
+	stop   chan struct{}
+	bg     sync.WaitGroup
 	// secureTracking reports whether Kairos's own tracking URLs are https, as
 	// secure impressions require.
 	secureTracking bool
@@ -188,6 +191,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		v >>= 5
 	}
 	s.pool.New = func() any { return new(reqState) }
+	s.shed = newShedder(cfg.Shed)
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler,
 		Name:                          "kairos",
@@ -222,9 +226,20 @@ func (s *Server) Start(addr string) error {
 	}
 	s.ln = ln
 	s.done = make(chan error, 1)
+	s.stop = make(chan struct{})
+	if s.shed.enabled() {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.shed.run(s.stop, time.Now)
+		}()
+	}
 	go func() { s.done <- s.srv.Serve(ln) }()
 	return nil
 }
+
+// ShedShare returns the share of bid requests currently shed for overload.
+func (s *Server) ShedShare() float64 { return s.shed.Share() }
 
 // Addr returns the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
@@ -239,6 +254,8 @@ func (s *Server) Stop(ctx context.Context) error {
 	if serr := <-s.done; serr != nil && err == nil {
 		err = serr
 	}
+	close(s.stop)
+	s.bg.Wait()
 	return err
 }
 
@@ -289,6 +306,10 @@ func (s *Server) HandleBid(ctx *fasthttp.RequestCtx) {
 	m := s.deps.Metrics
 	if m != nil {
 		m.Requests.Inc()
+	}
+	if s.shed.enabled() && s.shed.shed(mix64(s.seq.Add(1))) {
+		s.shedRequest(ctx, start)
+		return
 	}
 	st := s.pool.Get().(*reqState)
 	defer s.release(st)
@@ -350,6 +371,30 @@ func (s *Server) HandleBid(ctx *fasthttp.RequestCtx) {
 	if m != nil {
 		m.Latency.Observe(s.now().Sub(start).Seconds())
 	}
+}
+
+// shedRequest answers a request shed for overload: a no-bid without reading
+// the body, counted under the hour only (nothing else of it is known).
+func (s *Server) shedRequest(ctx *fasthttp.RequestCtx, start time.Time) {
+	if rc := s.deps.Reports; rc != nil {
+		d := reports.Dims{Hour: s.deps.Clock().Unix() / 3600}
+		rc.Request(&d)
+		rc.NoBid(&d, ReasonOverload.String())
+	}
+	s.noBid(ctx, ReasonOverload)
+	if m := s.deps.Metrics; m != nil {
+		m.Latency.Observe(s.now().Sub(start).Seconds())
+	}
+}
+
+// mix64 is the SplitMix64 finaliser: a well-spread draw from a counter.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }
 
 func (s *Server) noBid(ctx *fasthttp.RequestCtx, r Reason) {

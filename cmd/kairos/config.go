@@ -32,6 +32,7 @@ type config struct {
 	LogLevel       string
 	ShutdownWait   time.Duration
 	LookupTimeout  time.Duration
+	ShedTargetLag  time.Duration
 	VendorID       int
 	IPBlocklists   string
 	BlockedDomains string
@@ -42,6 +43,13 @@ type config struct {
 	ClockSpeed     float64
 	ClockStart     time.Time // simulated time at ClockReal (tests)
 	ClockReal      time.Time
+	// Pacing durations in clock time; 0 = the pacing package's default.
+	PacingReserveWindow time.Duration
+	PacingNoticeTTL     time.Duration
+	PacingLeaseTTL      time.Duration
+	PacingHeartbeat     time.Duration
+	PacingGrace         time.Duration
+	PacingIdleReturn    time.Duration
 	// ready, if set (tests), is called with the listen addresses once serving.
 	ready func(bidAddr, adminAddr string)
 }
@@ -99,9 +107,18 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		dur(&c.MaxTmax, "max-tmax", "KAIROS_MAX_TMAX", time.Second, "upper bound on any request's tmax"),
 		dur(&c.NetworkReserve, "network-reserve", "KAIROS_NETWORK_RESERVE", 15*time.Millisecond, "time kept back from tmax for the network"),
 		dur(&c.LookupTimeout, "lookup-timeout", "KAIROS_LOOKUP_TIMEOUT", 20*time.Millisecond, "longest wait for a profile lookup within the deadline"),
+		dur(&c.ShedTargetLag, "shed-target-lag", "KAIROS_SHED_TARGET_LAG", 10*time.Millisecond, "scheduling lag above which bid requests are shed with fast no-bids (negative: never shed)"),
 		dur(&c.Resync, "campaign-resync", "KAIROS_CAMPAIGN_RESYNC", 5*time.Second, "full campaign reload period (changes arrive at once by pub/sub)"),
 		dur(&c.CacheTTL, "profile-cache-ttl", "KAIROS_PROFILE_CACHE_TTL", time.Second, "how long a looked-up profile is cached in process"),
 		dur(&c.ShutdownWait, "shutdown-wait", "KAIROS_SHUTDOWN_WAIT", 10*time.Second, "how long a graceful stop waits for in-flight requests"),
+		// Pacing durations run on the pacing clock, so a time-compressed test
+		// (KAIROS_CLOCK_SPEED) shortens them in real time unless it sets them.
+		dur(&c.PacingReserveWindow, "pacing-reserve-window", "KAIROS_PACING_RESERVE_WINDOW", 0, "how long a bid's reservation waits for its notice; 0 = 10m"),
+		dur(&c.PacingNoticeTTL, "pacing-notice-ttl", "KAIROS_PACING_NOTICE_TTL", 0, "how long notice URLs stay valid; 0 = 6h"),
+		dur(&c.PacingLeaseTTL, "pacing-lease-ttl", "KAIROS_PACING_LEASE_TTL", 0, "how long a budget lease lives without a heartbeat; 0 = 30s"),
+		dur(&c.PacingHeartbeat, "pacing-heartbeat", "KAIROS_PACING_HEARTBEAT", 0, "how often leases are extended; 0 = lease TTL / 6"),
+		dur(&c.PacingGrace, "pacing-grace", "KAIROS_PACING_GRACE", 0, "how long after its expiry a dead instance's lease is reclaimed; 0 = reserve window + 2m"),
+		dur(&c.PacingIdleReturn, "pacing-idle-return", "KAIROS_PACING_IDLE_RETURN", 0, "how long a campaign may go without bids before its unused lease goes back; 0 = 30s"),
 		num(&c.MaxBodyBytes, "max-body-bytes", "KAIROS_MAX_BODY_BYTES", 256<<10, "largest bid request body, after decompression"),
 		num(&c.VendorID, "tcf-vendor-id", "KAIROS_TCF_VENDOR_ID", 0, "Kairos's IAB TCF vendor id; 0 = none, so GDPR requests get no bid"),
 		num(&c.CacheSize, "profile-cache-size", "KAIROS_PROFILE_CACHE_SIZE", 100_000, "profiles cached in process"),

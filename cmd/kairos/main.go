@@ -129,7 +129,9 @@ func run(ctx context.Context, cfg *config) error {
 		clock = pacing.NewScaledClockSince(start, real, cfg.ClockSpeed)
 		log.Warn("simulated clock: time runs faster than real time (tests only)", zap.Float64("speed", cfg.ClockSpeed))
 	}
-	pcfg := pacing.Config{}
+	pcfg := pacing.Config{ReserveWindow: cfg.PacingReserveWindow, NoticeTTL: cfg.PacingNoticeTTL,
+		LeaseTTL: cfg.PacingLeaseTTL, Heartbeat: cfg.PacingHeartbeat, Grace: cfg.PacingGrace,
+		IdleReturn: cfg.PacingIdleReturn}
 	if demoMode {
 		pcfg.InitialParticipation = 1 // the printed curl must bid at once
 	}
@@ -217,6 +219,7 @@ func run(ctx context.Context, cfg *config) error {
 	bid, err := bidder.New(bidder.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTmax: cfg.DefaultTmax, MaxTmax: cfg.MaxTmax,
 		NetworkReserve: cfg.NetworkReserve, LookupTimeout: cfg.LookupTimeout, Seat: cfg.Seat, Rates: cfg.CurrencyRates, PublicURL: cfg.PublicURL,
+		Shed: bidder.ShedConfig{TargetLag: cfg.ShedTargetLag},
 	}, bidder.Deps{Campaigns: watcher, Profiles: lookup, Pacer: pacer, Signer: signer, Assembler: assembler, Reports: counter,
 		Consent: decider, Screener: screener,
 		Metrics: bidder.NewMetrics(reg), Log: log, Clock: clock.Now})
@@ -224,6 +227,8 @@ func run(ctx context.Context, cfg *config) error {
 		return err
 	}
 	bid.Route("/notice/", notices.Handler)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kairos_shed_share",
+		Help: "Share of bid requests answered at once with a no-bid because Kairos is overloaded."}, bid.ShedShare))
 	if !strings.HasPrefix(cfg.PublicURL, "https://") && !demoMode {
 		log.Warn("KAIROS_PUBLIC_URL is not https: secure impressions (imp.secure=1) get no bids", zap.String("public_url", cfg.PublicURL))
 	}
