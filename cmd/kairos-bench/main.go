@@ -40,6 +40,8 @@ Commands:
   baseline  serve the decode-only baseline bidder (the speed reference)
   profiles  write synthetic purpose-phase profiles as JSON lines for import
   corpus    write a generated request corpus to a folder, one JSON file per request
+  drill-load   a failure drill's steady load, one line per time window (bench/drill.sh)
+  drill-table  a failure drill's table: one row per fault, with its checks
 
 Run 'kairos-bench <command> -h' for the command's flags.
 `
@@ -62,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
 		"attack": attackCmd, "report": reportCmd, "compare": compareCmd,
 		"baseline": baselineCmd, "profiles": profilesCmd, "corpus": corpusCmd,
+		"drill-load": drillLoadCmd, "drill-table": drillTableCmd,
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
