@@ -13,19 +13,38 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// secondClient opens another connection pool to the same Redis and prefix,
-// as a second Kairos instance would have.
+// secondClient opens another connection pool to the same Redis (node or
+// cluster) and prefix, as a second Kairos instance would have.
 func secondClient(t *testing.T, rdb *storage.Redis) *storage.Redis {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: rdb.Client.(*redis.Client).Options().Addr})
+	var c redis.UniversalClient
+	switch cl := rdb.Client.(type) {
+	case *redis.ClusterClient:
+		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Options().Addrs})
+	case *redis.Client:
+		c = redis.NewClient(&redis.Options{Addr: cl.Options().Addr})
+	default:
+		t.Fatalf("unknown client %T", rdb.Client)
+	}
 	t.Cleanup(func() { c.Close() })
-	return &storage.Redis{Client: c, Keys: rdb.Keys}
+	return &storage.Redis{Client: c, Keys: rdb.Keys, Cluster: rdb.Cluster}
 }
 
 // TestPosteriorsSharedAcrossInstances: what one instance learns reaches
 // another through Redis at their next syncs, and both instances' counts add up.
 func TestPosteriorsSharedAcrossInstances(t *testing.T) {
-	rdb := storagetest.Open(t, true)
+	testShared(t, storagetest.Open(t, true))
+}
+
+// TestCluster runs the sharing and purchase checks on a Redis Cluster:
+// campaigns and users sit in slots of their own.
+func TestCluster(t *testing.T) {
+	rdb := storagetest.OpenCluster(t)
+	t.Run("shared", func(t *testing.T) { testShared(t, rdb) })
+	t.Run("purchase", func(t *testing.T) { testPurchase(t, rdb) })
+}
+
+func testShared(t *testing.T, rdb *storage.Redis) {
 	clock := pacing.NewManualClock(t0)
 	a := newTestBandit(t, rdb, Config{Seed: 1}, clock)
 	b := newTestBandit(t, secondClient(t, rdb), Config{Seed: 2}, clock)
@@ -92,7 +111,10 @@ func TestPosteriorsSharedAcrossInstances(t *testing.T) {
 // last click within the window, once however often the event is replayed,
 // and a purchase without a recent click credits nothing.
 func TestPurchaseCreditsLastClick(t *testing.T) {
-	rdb := storagetest.Open(t, true)
+	testPurchase(t, storagetest.Open(t, true))
+}
+
+func testPurchase(t *testing.T, rdb *storage.Redis) {
 	clock := pacing.NewManualClock(t0)
 	a := newTestBandit(t, rdb, Config{Seed: 1, ClickWindow: 24 * time.Hour}, clock)
 	b := newTestBandit(t, secondClient(t, rdb), Config{Seed: 2, ClickWindow: 24 * time.Hour}, clock)

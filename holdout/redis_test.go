@@ -9,6 +9,7 @@ import (
 
 	"github.com/kairos-rtb/kairos/money"
 	"github.com/kairos-rtb/kairos/pacing"
+	"github.com/kairos-rtb/kairos/storage"
 	"github.com/kairos-rtb/kairos/storage/storagetest"
 )
 
@@ -88,7 +89,17 @@ func TestLiftRecovered(t *testing.T) {
 // user's eligible bids, and in the group the user was first assigned to;
 // users without an id are never recorded.
 func TestConversionAttribution(t *testing.T) {
-	rdb := storagetest.Open(t, false)
+	testAttribution(t, storagetest.Open(t, false))
+}
+
+// TestCluster runs the attribution check on a Redis Cluster: users and
+// campaign counters sit in slots of their own, and the record script must be
+// loaded on every master.
+func TestCluster(t *testing.T) {
+	testAttribution(t, storagetest.OpenCluster(t))
+}
+
+func testAttribution(t *testing.T, rdb *storage.Redis) {
 	h := newTestHoldout(t, rdb, Config{Share: 0.5, Window: 24 * time.Hour}, pacing.NewManualClock(t0))
 	ctx := context.Background()
 	h.Record(GroupGhost, "c1", "u-1", money.Unit, t0)
