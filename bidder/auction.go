@@ -43,6 +43,10 @@ type reqState struct {
 	consent  consent.Decision
 	schain   quality.SChainStatus
 	detail   string // the screen's reason for invalid traffic, for reports
+	// notice is the bid being assembled, for TrackingURLs; signer is the
+	// server that signs its URLs.
+	notice pacing.Notice
+	signer *Server
 }
 
 // rand returns the next number of the request's xorshift sequence, for pacing
@@ -102,6 +106,8 @@ func (st *reqState) reset() {
 	st.consent = consent.Decision{}
 	st.schain = quality.SChainStatus{}
 	st.detail = ""
+	st.notice = pacing.Notice{}
+	st.signer = nil
 }
 
 // auction decides the request: it fills st.bids and returns ReasonNone, or
@@ -490,13 +496,10 @@ func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Rea
 		n.Publisher, n.Country, n.Device = st.dims.Publisher, st.dims.Country, st.dims.Device
 		n.Format, n.BidTime = formatCode(cand.format), st.now.Unix()
 		n.CreativeID = cand.cr.ID
-		var ends [2]int
-		start := len(st.urls)
-		st.urls = s.deps.Signer.AppendNoticeURLs(st.urls, s.cfg.PublicURL, &n, adKinds[:], ends[:])
-		// st.urls only grows within a request, so these views stay intact
-		// until the request is released.
-		st.cimp.ClickURL = unsafeString(st.urls[start:ends[0]])
-		st.cimp.ImpURL = unsafeString(st.urls[ends[0]:ends[1]])
+		// The click and impression URLs name the variant, which the
+		// assembler chooses: it asks st (TrackingURLs) once it has.
+		st.notice, st.signer = n, s
+		st.cimp.Tracker = st
 	} else {
 		b.idLen = len(s.nextBidID(b.id[:0]))
 	}
@@ -531,9 +534,24 @@ func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Rea
 	return ReasonNone
 }
 
+// TrackingURLs signs the click and impression URLs of the bid being assembled
+// for the variant v (creatives.Tracker). They are appended to st.urls, which
+// only grows within a request: the strings stay valid until it is released.
+func (st *reqState) TrackingURLs(v creatives.Variant) (click, impression string) {
+	n := &st.notice
+	start := len(st.urls)
+	st.urls = v.AppendCrid(st.urls)
+	n.CreativeID = unsafeString(st.urls[start:])
+	var ends [2]int
+	start = len(st.urls)
+	st.urls = st.signer.deps.Signer.AppendNoticeURLs(st.urls, st.signer.cfg.PublicURL, n, adKinds[:], ends[:])
+	return unsafeString(st.urls[start:ends[0]]), unsafeString(st.urls[ends[0]:ends[1]])
+}
+
+var _ creatives.Tracker = (*reqState)(nil)
+
 // The URLs of a bid: the click and impression URLs in the ad markup (signed
-// before the markup is assembled), then the exchange's notice URLs (signed
-// with the variant's crid, known once the markup is).
+// once the assembler has chosen the variant), then the exchange's notice URLs.
 var (
 	adKinds     = [2]pacing.Kind{pacing.KindClick, pacing.KindImp}
 	noticeKinds = [3]pacing.Kind{pacing.KindWin, pacing.KindBill, pacing.KindLoss}

@@ -52,6 +52,7 @@ type shedder struct {
 	cfg   ShedConfig
 	share atomic.Uint64 // math.Float64bits of the share in [0, shedMax]
 	lag   atomic.Int64  // last sampled lag, nanoseconds, for metrics
+	over  int           // consecutive samples above the target; run's goroutine only
 }
 
 func newShedder(cfg ShedConfig) *shedder {
@@ -65,13 +66,17 @@ func (s *shedder) enabled() bool { return s != nil && s.cfg.TargetLag > 0 }
 // Share returns the current share of requests shed.
 func (s *shedder) Share() float64 { return math.Float64frombits(s.share.Load()) }
 
-// observe adjusts the share after a sample that saw lag.
+// observe adjusts the share after a sample that saw lag. One late sample may
+// be the process losing its core for a moment; two in a row are a queue.
 func (s *shedder) observe(lag time.Duration) {
 	s.lag.Store(int64(lag))
 	p := s.Share()
 	if lag > s.cfg.TargetLag {
-		p = min(p+shedStepUp, shedMax)
+		if s.over++; s.over >= 2 {
+			p = min(p+shedStepUp, shedMax)
+		}
 	} else {
+		s.over = 0
 		p = max(p-shedStepDown, 0)
 	}
 	s.share.Store(math.Float64bits(p))

@@ -16,7 +16,10 @@ func TestShedderShare(t *testing.T) {
 	}
 	f(0, 0)                                        // idle: nothing shed
 	f(2*time.Millisecond, 0)                       // at the target: nothing shed
-	f(3*time.Millisecond, shedStepUp)              // lagging: up one step
+	f(3*time.Millisecond, 0)                       // one late sample: a blip, not a queue
+	f(0, 0)                                        // back in time
+	f(3*time.Millisecond, 0)                       // late again...
+	f(3*time.Millisecond, shedStepUp)              // ...twice in a row: up one step
 	f(50*time.Millisecond, 2*shedStepUp)           // still lagging
 	f(time.Millisecond, 2*shedStepUp-shedStepDown) // recovering: down slowly
 	for range 100 {
@@ -41,8 +44,8 @@ func TestShedDraw(t *testing.T) {
 			t.Fatal("shed with share 0")
 		}
 	}
-	for range 5 {
-		s.observe(time.Second) // share 0.5
+	for range 6 {
+		s.observe(time.Second) // the first sample is taken for a blip: share 0.5
 	}
 	n := 0
 	for i := uint64(0); i < 100000; i++ {

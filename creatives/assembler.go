@@ -138,10 +138,7 @@ func (a *Assembler) Assemble(dst []byte, c *campaigns.Compiled, cr *campaigns.Co
 	if cr.Attrs&imp.BAttr != 0 {
 		return dst, v, ErrAttr
 	}
-	if (imp.Secure && !cr.Secure) ||
-		(imp.ClickURL != "" && !webURL(imp.ClickURL, imp.Secure)) ||
-		(imp.ImpURL != "" && !webURL(imp.ImpURL, imp.Secure)) ||
-		!webURL(cr.LandingURL, imp.Secure) {
+	if (imp.Secure && !cr.Secure) || !webURL(cr.LandingURL, imp.Secure) {
 		return dst, v, ErrInsecure
 	}
 	st := a.pool.Get().(*state)
@@ -171,7 +168,7 @@ func (a *Assembler) Assemble(dst []byte, c *campaigns.Compiled, cr *campaigns.Co
 }
 
 func (a *Assembler) release(st *state) {
-	*st = state{buf: st.buf[:0]}
+	*st = state{buf: st.buf[:0], inner: st.inner[:0]}
 	a.pool.Put(st)
 }
 
@@ -200,6 +197,11 @@ type state struct {
 	buf       []byte
 	parts     [NumParts]span
 	v         Variant
+	inner     []byte // a banner's link content, laid out before the link
+
+	// The click and impression URLs (see track); tracked once they are set.
+	click, pixel string
+	tracked      bool
 }
 
 func (st *state) init(a *Assembler, c *campaigns.Compiled, cr *campaigns.CompiledCreative,
@@ -415,10 +417,29 @@ func (st *state) crid() string {
 	return b2s(st.buf[start:])
 }
 
+// track settles the ad's click and impression URLs: the Tracker's, asked once
+// every part shown is chosen so that they can name the variant, else the
+// Imp's. Formats call it after their last choice and before writing a URL. A
+// URL that is not http(s), or not https for a secure impression, fails the ad.
+func (st *state) track() error {
+	if st.tracked {
+		return nil
+	}
+	st.tracked = true
+	st.click, st.pixel = st.imp.ClickURL, st.imp.ImpURL
+	if t := st.imp.Tracker; t != nil {
+		st.click, st.pixel = t.TrackingURLs(st.v)
+	}
+	if (st.click != "" && !webURL(st.click, st.imp.Secure)) || (st.pixel != "" && !webURL(st.pixel, st.imp.Secure)) {
+		return ErrInsecure
+	}
+	return nil
+}
+
 // clickURL is where the ad links to: Kairos's click URL, else the landing URL.
 func (st *state) clickURL() string {
-	if st.imp.ClickURL != "" {
-		return st.imp.ClickURL
+	if st.click != "" {
+		return st.click
 	}
 	return st.cr.LandingURL
 }

@@ -49,21 +49,34 @@ func (st *state) banner(dst []byte) ([]byte, error) {
 	dst = append(dst, "px;height:"...)
 	dst = strconv.AppendInt(dst, int64(h), 10)
 	dst = append(dst, "px'>"...)
+	// The link's content is laid out first, into st.inner, so that every part
+	// is chosen before the click URL, which names the variant, is asked for.
+	link := bannerLinkV
 	if w >= 3*h {
-		dst = st.bannerRow(dst, w, h, img, headline)
+		link = bannerLinkH
+		st.inner = st.bannerRow(st.inner[:0], w, h, img, headline)
 	} else {
-		dst = st.bannerColumn(dst, w, h, img, headline)
+		st.inner = st.bannerColumn(st.inner[:0], w, h, img, headline)
 	}
-	if st.imp.ImpURL != "" {
+	if err := st.track(); err != nil {
+		return dst, err
+	}
+	dst = append(dst, link...)
+	dst = escHTMLURL(dst, st.clickURL())
+	dst = append(dst, `'>`...)
+	dst = append(dst, st.inner...)
+	dst = append(dst, "</a>"...)
+	if st.pixel != "" {
 		dst = append(dst, bannerPixel...)
-		dst = escHTMLURL(dst, st.imp.ImpURL)
+		dst = escHTMLURL(dst, st.pixel)
 		dst = append(dst, `'>`...)
 	}
 	return append(dst, "</div>"...), nil
 }
 
-// bannerColumn lays out upright and square sizes (300x250, 300x600, 160x600):
-// image on top, text below, the call to action at the bottom.
+// bannerColumn lays out the link's content for upright and square sizes
+// (300x250, 300x600, 160x600): image on top, text below, the call to action at
+// the bottom.
 func (st *state) bannerColumn(dst []byte, w, h int, img, headline string) []byte {
 	hs := clampInt(w/15, 13, 26)
 	bs := clampInt(w/23, 11, 16)
@@ -71,9 +84,6 @@ func (st *state) bannerColumn(dst []byte, w, h int, img, headline string) []byte
 	pad := clampInt(w/30, 6, 14)
 	tall := h >= 400
 
-	dst = append(dst, bannerLinkV...)
-	dst = escHTMLURL(dst, st.clickURL())
-	dst = append(dst, `'>`...)
 	if img != "" {
 		pct := 46
 		if tall {
@@ -118,20 +128,17 @@ func (st *state) bannerColumn(dst []byte, w, h int, img, headline string) []byte
 		dst = escHTML(dst, cta)
 		dst = append(dst, "</span>"...)
 	}
-	return append(dst, "</span></a>"...)
+	return append(dst, "</span>"...)
 }
 
-// bannerRow lays out wide sizes (728x90, 320x50): image left, text middle,
-// call to action right.
+// bannerRow lays out the link's content for wide sizes (728x90, 320x50): image
+// left, text middle, call to action right.
 func (st *state) bannerRow(dst []byte, w, h int, img, headline string) []byte {
 	compact := h < 70
 	hs := clampInt(h/4, 12, 24)
 	bs := clampInt(h/7, 10, 15)
 	pad := clampInt(h/9, 4, 12)
 
-	dst = append(dst, bannerLinkH...)
-	dst = escHTMLURL(dst, st.clickURL())
-	dst = append(dst, `'>`...)
 	if img != "" {
 		dst = append(dst, `<img alt='' style='display:block;flex:none;height:100%;object-fit:cover;border:0;background:#eee;width:`...)
 		dst = strconv.AppendInt(dst, int64(max(h-2, 1)), 10)
@@ -165,7 +172,7 @@ func (st *state) bannerRow(dst []byte, w, h int, img, headline string) []byte {
 		dst = escHTML(dst, cta)
 		dst = append(dst, "</span>"...)
 	}
-	return append(dst, "</a>"...)
+	return dst
 }
 
 // textSpan appends <span style='STYLEnpx'>text</span>.

@@ -42,10 +42,22 @@ type Imp struct {
 	// ImpURL is Kairos's signed impression pixel URL; empty means none. Both
 	// URLs are trusted: exchange macros such as ${AUCTION_PRICE} in them are kept.
 	ImpURL string
+	// Tracker, when set, supplies the click and impression URLs instead of
+	// ClickURL and ImpURL, once the variant is chosen.
+	Tracker Tracker
 	// BidID names this ad serving: the VAST Ad id and AdServingId.
 	BidID string
 
 	native nativeRequest
+}
+
+// Tracker supplies an ad's click and impression URLs once its variant is
+// chosen, so that clicks and impressions are credited to the variant shown.
+// TrackingURLs is called at most once per Assemble, before any URL is written;
+// the strings it returns must stay valid until Assemble returns. Either may be
+// empty (no click tracking: the ad links to the landing URL; no pixel).
+type Tracker interface {
+	TrackingURLs(v Variant) (click, impression string)
 }
 
 // VideoSpec is the part of an OpenRTB video object that assembly checks.
@@ -72,7 +84,7 @@ func (i *Imp) Reset() {
 
 // FromOpenRTB fills i from an OpenRTB impression for format f with banner size
 // w×h (0×0 takes banner.w/h or the first banner.format). It resets i first and
-// leaves Keywords, ClickURL, ImpURL and BidID for the caller. For native it
+// leaves Keywords, ClickURL, ImpURL, Tracker and BidID for the caller. For native it
 // parses imp.native.request, which allocates; an error means the impression
 // cannot be answered in format f.
 func (i *Imp) FromOpenRTB(imp *openrtb2.Imp, f campaigns.Format, w, h int) error {

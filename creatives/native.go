@@ -71,10 +71,14 @@ func (st *state) native(dst []byte) ([]byte, error) {
 	if n == 0 {
 		return dst[:start], ErrNoAssets
 	}
+	// Every part shown is known now: the tracking URLs can name the variant.
+	if err := st.track(); err != nil {
+		return dst[:start], err
+	}
 	dst = append(dst, `],"link":{"url":"`...)
 	dst = escJSONURL(dst, st.clickURL())
 	dst = append(dst, `"}`...)
-	if u := st.imp.ImpURL; u != "" {
+	if u := st.pixel; u != "" {
 		if nr.ver >= 12 && nr.impEvent {
 			dst = append(dst, `,"eventtrackers":[{"event":1,"method":1,"url":"`...)
 			dst = escJSONURL(dst, u)

@@ -72,6 +72,9 @@ func (st *state) vast(dst []byte) ([]byte, error) {
 	title := st.headline()
 	desc, hasDesc := st.text(PartMessage)
 	crid := st.crid()
+	if err := st.track(); err != nil {
+		return dst, err
+	}
 
 	dst = append(dst, `<VAST version="`...)
 	dst = append(dst, byte('0'+ver/10), '.', byte('0'+ver%10))
@@ -149,7 +152,7 @@ func (st *state) appendAdID(dst []byte, crid string) []byte {
 
 func (st *state) appendImpression(dst []byte) []byte {
 	dst = append(dst, `<Impression id="kairos"><![CDATA[`...)
-	dst = escCDATA(dst, st.imp.ImpURL)
+	dst = escCDATA(dst, st.pixel)
 	return append(dst, "]]></Impression>"...)
 }
 

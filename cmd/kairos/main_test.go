@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,6 +51,9 @@ func startInstance(t *testing.T, redisURL, prefix string, extraEnv map[string]st
 		"KAIROS_REDIS_PREFIX": prefix, "KAIROS_ADMIN_TOKEN": testToken,
 		"KAIROS_NOTICE_SECRET": "e2e-notice-secret-0123456789abcdef", "KAIROS_CAMPAIGN_RESYNC": "2s",
 		"KAIROS_LOG_LEVEL": "warn",
+		// These tests expect bids on a machine that other work keeps busy;
+		// overload shedding has its own tests.
+		"KAIROS_SHED_TARGET_LAG": "-1ms",
 	}
 	for k, v := range extraEnv {
 		env[k] = v
@@ -129,6 +134,8 @@ type bidAnswer struct {
 				Price float64 `json:"price"`
 				NURL  string  `json:"nurl"`
 				BURL  string  `json:"burl"`
+				ADM   string  `json:"adm"`
+				CrID  string  `json:"crid"`
 			} `json:"bid"`
 		} `json:"seatbid"`
 	}
@@ -267,6 +274,35 @@ func TestChangesReachEveryInstance(t *testing.T) {
 
 // TestFrequencyCapEndToEnd: a known user capped at 3 impressions gets no fourth
 // bid once three win notices have been counted.
+// checkClick follows the click URL in a banner's markup: it must name the
+// bid's creative variant (so clicks are credited to the variant shown) and
+// redirect to the landing URL.
+func checkClick(t *testing.T, adm, crid, landing string) {
+	t.Helper()
+	_, rest, ok := strings.Cut(adm, "href='")
+	if !ok {
+		t.Fatalf("no link in the markup: %s", adm)
+	}
+	href, _, _ := strings.Cut(rest, "'")
+	href = html.UnescapeString(href)
+	u, err := url.Parse(href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := u.Query().Get("cr"); got != crid {
+		t.Errorf("click URL names creative %q, the bid's crid is %q", got, crid)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 3 || resp.Header.Get("Location") != landing {
+		t.Errorf("click: %s to %q, want a redirect to %s", resp.Status, resp.Header.Get("Location"), landing)
+	}
+}
+
 func TestFrequencyCapEndToEnd(t *testing.T) {
 	url, rdb := realRedisClient(t)
 	in := startInstance(t, url, rdb.Keys.Prefix, nil)
@@ -284,6 +320,9 @@ func TestFrequencyCapEndToEnd(t *testing.T) {
 		got := bid(t, in, e2eRequest("fc-user"))
 		if got.campaign() != "e2e-campaign" {
 			t.Fatalf("bid %d: %d %s, want a bid", i, got.status, got.reason)
+		}
+		if i == 1 {
+			checkClick(t, got.resp.SeatBid[0].Bid[0].ADM, got.resp.SeatBid[0].Bid[0].CrID, "https://test.example/")
 		}
 		nurl := strings.ReplaceAll(got.resp.SeatBid[0].Bid[0].NURL, "${AUCTION_PRICE}", "1.50")
 		resp, err := http.Get(nurl)
