@@ -86,9 +86,11 @@ type Config struct {
 	// Timeout bounds a lookup whose context has no deadline
 	// (KAIROS_SEGMENTS_TIMEOUT); default 50ms.
 	Timeout time.Duration
-	// RedisTimeout is the read/write timeout of lookup pipelines on a single-node
-	// client, so a stuck Redis frees the in-flight slots quickly
-	// (KAIROS_SEGMENTS_REDIS_TIMEOUT); default 250ms.
+	// RedisTimeout bounds a lookup pipeline, so a stuck Redis (or, on a
+	// cluster, a stuck node) frees the in-flight slots quickly
+	// (KAIROS_SEGMENTS_REDIS_TIMEOUT); default 250ms. On a cluster, a node
+	// whose pipeline times out is then skipped for a second: its users are
+	// decided without their profiles instead of holding up everyone else's.
 	RedisTimeout time.Duration
 	// DefaultTTL is a profile's lifetime when an import line or Put names none, and
 	// the lifetime events extend a profile to (KAIROS_SEGMENTS_DEFAULT_TTL); default 720h.

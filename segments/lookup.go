@@ -134,10 +134,11 @@ type request struct {
 
 // worker runs one pipeline at a time; there are MaxInFlight of them.
 type worker struct {
-	run   chan struct{}
-	batch []*request
-	gets  []*redis.StringCmd
-	fcs   []*redis.MapStringStringCmd
+	run    chan struct{}
+	batch  []*request
+	gets   []*redis.StringCmd
+	fcs    []*redis.MapStringStringCmd
+	groups []*nodeGroup // a batch split by cluster node
 }
 
 // Lookup answers profile lookups at bid time: a bounded local cache in front of
@@ -164,6 +165,9 @@ type Lookup struct {
 	stopOnce sync.Once
 	wg       sync.WaitGroup
 	pubsub   *redis.PubSub
+	// downUntil maps a cluster node (*redis.Client) whose lookup pipeline
+	// failed to when it may be tried again (Unix nanoseconds).
+	downUntil sync.Map
 
 	// onInvalidate, if set before Start, sees each invalidation message after
 	// it has been applied (tests wait on it).
@@ -444,7 +448,7 @@ func (l *Lookup) complete(r *request) {
 // batch is the batcher goroutine. When no pipeline is in flight it sends
 // what is queued at once, so a lightly loaded Lookup adds no latency. While one
 // is in flight, lookups gather into the next batch, which leaves when that
-// pipeline returns or, under heavy load, as soon as it is full (up to
+// pipeline returns, when it is full, or after maxGather at the latest (up to
 // MaxInFlight pipelines at once). With every slot busy and a full batch
 // waiting it stops taking lookups, the queue fills, and Get fails fast with
 // ErrOverloaded.
@@ -454,6 +458,13 @@ func (l *Lookup) batch() {
 	idle = append(idle, l.workers...)
 	pending := make([]*request, 0, l.cfg.MaxBatch)
 	inFlight := 0
+	// A batch gathering behind a pipeline in flight leaves after maxGather at
+	// the latest, so one slow pipeline (a stalled cluster node) does not hold
+	// up the lookups behind it.
+	gather := time.NewTimer(time.Hour)
+	gather.Stop()
+	defer gather.Stop()
+	gathering, due := false, false
 	defer func() {
 		for _, r := range pending {
 			l.fail(r)
@@ -476,10 +487,21 @@ func (l *Lookup) batch() {
 		case w := <-l.idle:
 			idle = append(idle, w)
 			inFlight--
+		case <-gather.C:
+			gathering, due = false, true
 		}
-		if len(pending) == 0 || len(idle) == 0 || (inFlight > 0 && len(pending) < l.cfg.MaxBatch) {
+		if len(pending) > 0 && inFlight > 0 && !gathering && !due {
+			gathering = true
+			gather.Reset(maxGather)
+		}
+		if len(pending) == 0 || len(idle) == 0 || (inFlight > 0 && len(pending) < l.cfg.MaxBatch && !due) {
 			continue
 		}
+		if gathering {
+			gather.Stop()
+			gathering = false
+		}
+		due = false
 		// Take whatever else is already queued, then send.
 	drain:
 		for len(pending) < l.cfg.MaxBatch {
@@ -512,6 +534,11 @@ func (l *Lookup) batch() {
 	}
 }
 
+// maxGather is the longest a lookup waits for the pipeline in flight before
+// its batch leaves on another in-flight slot. A pipeline normally returns well
+// within it, so under load batches still form behind the one in flight.
+const maxGather = time.Millisecond
+
 // fail completes r with ErrUnavailable.
 func (l *Lookup) fail(r *request) {
 	r.err = ErrUnavailable
@@ -540,17 +567,118 @@ func (l *Lookup) work(w *worker) {
 
 // exec sends w's batch in one pipeline and completes its requests.
 func (l *Lookup) exec(w *worker) {
+	l.m.batchSize.Observe(float64(len(w.batch)))
+	if cc, ok := l.rdb.(*redis.ClusterClient); ok {
+		l.execCluster(cc, w)
+		return
+	}
 	// Deadlines are the callers' business: each Get stops waiting on its own,
-	// and RedisTimeout bounds how long a stuck pipeline holds this worker.
-	ctx := context.Background()
-	pipe := l.rdb.Pipeline()
+	// and RedisTimeout (set on the single-node client) bounds how long a stuck
+	// pipeline holds this worker.
+	l.run(context.Background(), l.rdb, w.batch, w)
+	clear(w.batch)
+	w.batch = w.batch[:0]
+}
+
+// nodeBackoff is how long a cluster node whose pipeline failed is skipped.
+const nodeBackoff = time.Second
+
+// nodeGroup is the part of a batch whose users live on one cluster node.
+type nodeGroup struct {
+	node  *redis.Client
+	batch []*request
+	w     worker // the group's command buffers
+}
+
+// execCluster splits w's batch by the node that holds each user's keys (one
+// hash tag per user: both keys are on the same node) and runs one pipeline per
+// node concurrently, each bounded by RedisTimeout, so a slow node delays only
+// its own users. A node whose pipeline failed is skipped for nodeBackoff: its
+// users fail at once (decided without their profiles) instead of holding
+// every in-flight slot while it is down.
+func (l *Lookup) execCluster(cc *redis.ClusterClient, w *worker) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.RedisTimeout)
+	defer cancel()
+	groups := w.groups[:0]
 	for _, r := range w.batch {
+		node, err := cc.MasterForKey(ctx, r.pkey)
+		if err != nil || l.nodeDown(node) {
+			if err == nil {
+				err = errNodeBackoff
+			}
+			r.err = err
+			l.complete(r)
+			continue
+		}
+		k := 0
+		for k < len(groups) && groups[k].node != node {
+			k++
+		}
+		if k == len(groups) {
+			// Reuse the group of an earlier batch where there is one.
+			if k < cap(groups) && groups[:k+1][k] != nil {
+				groups = groups[:k+1]
+			} else {
+				groups = append(groups, &nodeGroup{})
+			}
+			groups[k].node = node
+		}
+		groups[k].batch = append(groups[k].batch, r)
+	}
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		if i == len(groups)-1 {
+			l.runGroup(ctx, cc, g)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.runGroup(ctx, cc, g)
+		}()
+	}
+	wg.Wait()
+	for _, g := range groups {
+		clear(g.batch)
+		g.batch, g.node = g.batch[:0], nil
+	}
+	w.groups = groups[:0]
+	clear(w.batch)
+	w.batch = w.batch[:0]
+}
+
+// errNodeBackoff fails the lookups of a cluster node that failed recently.
+var errNodeBackoff = errors.New("cluster node failed recently; skipped")
+
+// runGroup runs one node's pipeline through the cluster client, which
+// follows MOVED and ASK redirects. A failure other than a Redis reply (a
+// timeout, a refused or broken connection) puts the node in its backoff and
+// asks the client to reload the cluster's layout, which a failover changes.
+func (l *Lookup) runGroup(ctx context.Context, cc *redis.ClusterClient, g *nodeGroup) {
+	err := l.run(ctx, g.node, g.batch, &g.w)
+	var reply redis.Error
+	if err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &reply) {
+		l.downUntil.Store(g.node, time.Now().Add(nodeBackoff).UnixNano())
+		cc.ReloadState(context.Background())
+	}
+}
+
+// nodeDown reports whether node is in its backoff after a failure.
+func (l *Lookup) nodeDown(node *redis.Client) bool {
+	v, ok := l.downUntil.Load(node)
+	return ok && time.Now().UnixNano() < v.(int64)
+}
+
+// run sends batch in one pipeline on rdb, using w's command buffers, completes
+// its requests and returns the pipeline's first error.
+func (l *Lookup) run(ctx context.Context, rdb redis.Cmdable, batch []*request, w *worker) error {
+	pipe := rdb.Pipeline()
+	for _, r := range batch {
 		w.gets = append(w.gets, pipe.Get(ctx, r.pkey))
 		w.fcs = append(w.fcs, pipe.HGetAll(ctx, r.fckey))
 	}
-	_, _ = pipe.Exec(ctx) // errors are read per command below
-	l.m.batchSize.Observe(float64(len(w.batch)))
-	for i, r := range w.batch {
+	_, err := pipe.Exec(ctx) // errors are read per command below
+	for i, r := range batch {
 		g, f := w.gets[i], w.fcs[i]
 		switch err := g.Err(); err {
 		case nil:
@@ -568,8 +696,8 @@ func (l *Lookup) exec(w *worker) {
 		}
 		l.complete(r)
 	}
-	clear(w.batch)
 	clear(w.gets)
 	clear(w.fcs)
-	w.batch, w.gets, w.fcs = w.batch[:0], w.gets[:0], w.fcs[:0]
+	w.gets, w.fcs = w.gets[:0], w.fcs[:0]
+	return err
 }

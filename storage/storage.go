@@ -119,6 +119,10 @@ func (r *Redis) openCluster(cfg Config) error {
 	if cfg.PoolSize > 0 {
 		opt.PoolSize = cfg.PoolSize
 	}
+	// A context's deadline bounds the socket reads and writes of its command,
+	// so a stalled node costs a lookup pipeline its own deadline, not the
+	// default 3s read timeout.
+	opt.ContextTimeoutEnabled = true
 	r.Client = redis.NewClusterClient(opt)
 	r.Cluster = true
 	return nil
