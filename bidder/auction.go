@@ -8,11 +8,13 @@ import (
 	"github.com/kairos-rtb/kairos/campaigns"
 	"github.com/kairos-rtb/kairos/consent"
 	"github.com/kairos-rtb/kairos/creatives"
+	"github.com/kairos-rtb/kairos/holdout"
 	"github.com/kairos-rtb/kairos/money"
 	"github.com/kairos-rtb/kairos/pacing"
 	"github.com/kairos-rtb/kairos/quality"
 	"github.com/kairos-rtb/kairos/reports"
 	"github.com/kairos-rtb/kairos/segments"
+	"github.com/kairos-rtb/kairos/shading"
 	"github.com/prebid/openrtb/v20/openrtb2"
 )
 
@@ -339,7 +341,9 @@ type candidate struct {
 	cr     *campaigns.CompiledCreative
 	price  money.Micros // CPM in the response currency
 	cpm    money.Micros // CPM in the campaign currency
+	floor  money.Micros // the impression's or deal's floor, response currency
 	dealID string
+	fixed  bool // a fixed-price deal (at=3): never shaded
 	size   campaigns.Size
 	format campaigns.Format
 }
@@ -412,14 +416,14 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 			reason = maxReason(reason, ReasonCurrency)
 			continue
 		}
-		dealID := ""
+		dealID, fixed := "", false
 		minPrice := floor
 		if len(c.Targeting.Deals) > 0 {
 			d := matchDeal(imp, c, s.cfg.Seat)
 			if d == nil {
 				continue
 			}
-			dealID = d.ID
+			dealID, fixed = d.ID, d.AT == 3
 			if d.BidFloor > 0 {
 				df, ok := s.rates.Convert(money.FromFloat(d.BidFloor), d.BidFloorCur, st.cur)
 				if !ok {
@@ -438,7 +442,7 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 			continue
 		}
 		st.priced = append(st.priced, candidate{c: c, cr: cr, price: price, cpm: c.Prices[st.phase],
-			dealID: dealID, size: size, format: fmtChosen})
+			floor: minPrice, dealID: dealID, fixed: fixed, size: size, format: fmtChosen})
 	}
 	for try := 0; try < maxAssembleTries && len(st.priced) > 0; try++ {
 		best := 0
@@ -448,7 +452,11 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 			}
 		}
 		cand := st.priced[best]
-		r := s.appendBid(st, imp, &cand)
+		r := s.holdOut(st, &cand)
+		if r == ReasonNone {
+			s.shade(st, &cand)
+			r = s.appendBid(st, imp, &cand)
+		}
 		if r == ReasonNone {
 			return ReasonNone
 		}
@@ -457,6 +465,48 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 		st.priced = st.priced[:len(st.priced)-1]
 	}
 	return reason
+}
+
+// holdOut decides whether the user sees the candidate's campaign at all. A
+// user in the campaign's holdout group gets no bid from it: the bid Kairos
+// would have sent is recorded as a ghost bid, as exposed users' bids are
+// recorded before they are tried, so the lift report compares like with like.
+func (s *Server) holdOut(st *reqState, cand *candidate) Reason {
+	h := s.deps.Holdout
+	if h == nil || st.user == "" {
+		return ReasonNone
+	}
+	g := h.Assign(st.user, cand.c.ID)
+	h.Record(g, cand.c.ID, st.user, cand.cpm, st.now)
+	if g == holdout.GroupGhost {
+		return ReasonHoldout
+	}
+	return ReasonNone
+}
+
+// shade lowers the candidate's price in a first-price auction to what the
+// win rates learnt for its campaign, phase and publisher say maximises the
+// surplus, never below its floor nor above the unshaded price.
+func (s *Server) shade(st *reqState, cand *candidate) {
+	sh := s.deps.Shader
+	if sh == nil {
+		return
+	}
+	cur := cand.c.Budget.Currency
+	floor, ok := s.rates.Convert(cand.floor, st.cur, cur)
+	if !ok {
+		return
+	}
+	key := shading.Key{Campaign: cand.c.ID, Phase: st.phase, Publisher: st.dims.Publisher}
+	cpm := sh.Price(key, cand.cpm, floor, st.req.AT == 1 && !cand.fixed, st.rand())
+	if cpm >= cand.cpm {
+		return
+	}
+	price, ok := s.rates.Convert(cpm, cur, st.cur)
+	if !ok || price < cand.floor || price <= 0 {
+		return // rounding across currencies would undercut the floor
+	}
+	cand.cpm, cand.price = cpm, price
 }
 
 // appendBid reserves the candidate's price from its budget, assembles its

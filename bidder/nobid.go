@@ -41,6 +41,9 @@ const (
 	ReasonPacing
 	// ReasonFloor: every price was below the floor.
 	ReasonFloor
+	// ReasonHoldout: the user is in the holdout group of every campaign that
+	// would have bid; the ghost bids are recorded for the lift report.
+	ReasonHoldout
 	// ReasonDeadline: the deadline passed before the answer was ready.
 	ReasonDeadline
 	// ReasonOverload: Kairos was answering more requests than it could decide
@@ -50,7 +53,7 @@ const (
 )
 
 var reasonNames = [numReasons]string{"none", "no_imps", "seat", "invalid_traffic", "currency",
-	"no_campaign", "targeting", "consent", "supply_chain", "creative", "frequency_cap", "pacing", "below_floor", "deadline", "overload"}
+	"no_campaign", "targeting", "consent", "supply_chain", "creative", "frequency_cap", "pacing", "below_floor", "holdout", "deadline", "overload"}
 
 // String returns the reason's name as used in metrics and the debug header.
 func (r Reason) String() string {

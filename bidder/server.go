@@ -19,11 +19,13 @@ import (
 	"github.com/kairos-rtb/kairos/campaigns"
 	"github.com/kairos-rtb/kairos/consent"
 	"github.com/kairos-rtb/kairos/creatives"
+	"github.com/kairos-rtb/kairos/holdout"
 	"github.com/kairos-rtb/kairos/money"
 	"github.com/kairos-rtb/kairos/pacing"
 	"github.com/kairos-rtb/kairos/quality"
 	"github.com/kairos-rtb/kairos/reports"
 	"github.com/kairos-rtb/kairos/segments"
+	"github.com/kairos-rtb/kairos/shading"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )
@@ -86,6 +88,24 @@ var (
 	_ Screener = (*quality.Screener)(nil)
 )
 
+// Shader shades bids in first-price auctions from the win rates learnt so
+// far; shading.Shader implements it. Price must not block or allocate.
+type Shader interface {
+	Price(k shading.Key, value, floor money.Micros, firstPrice bool, rnd uint64) money.Micros
+}
+
+// Holdout keeps a share of each campaign's users out of its ads to measure
+// lift; holdout.Holdout implements it. Neither method may block or allocate.
+type Holdout interface {
+	Assign(user, campaignID string) holdout.Group
+	Record(g holdout.Group, campaignID, user string, price money.Micros, now time.Time)
+}
+
+var (
+	_ Shader  = (*shading.Shader)(nil)
+	_ Holdout = (*holdout.Holdout)(nil)
+)
+
 // Campaigns supplies the current compiled campaign snapshot; never nil.
 type Campaigns interface {
 	Index() *campaigns.Index
@@ -107,6 +127,11 @@ type Deps struct {
 	Screener Screener
 	// Reports, when set, counts every decoded request's outcome.
 	Reports Reports
+	// Shader, when set, shades first-price bids.
+	Shader Shader
+	// Holdout, when set, holds users out of campaigns: their bids are
+	// recorded as ghost bids and not sent.
+	Holdout Holdout
 	Metrics *Metrics
 	Log     *zap.Logger
 	// Now is the clock of deadlines and latency; nil means time.Now.
