@@ -41,6 +41,10 @@ type Config struct {
 	// RefillHorizon sizes a lease as this much spend at the campaign's observed
 	// reservation rate (default 5s).
 	RefillHorizon time.Duration
+	// IdleReturn is how long a campaign may go without reservations before
+	// this instance returns its unreserved lease (default 6 × RefillHorizon,
+	// at least 30s).
+	IdleReturn time.Duration
 	// MinLease is the smallest lease asked for, in campaign currency micros
 	// (default 0: ten impressions at the campaign's max CPM).
 	MinLease money.Micros
@@ -75,6 +79,7 @@ func (c Config) withDefaults() Config {
 	def(&c.Heartbeat, c.LeaseTTL/6)
 	def(&c.SweepInterval, time.Second)
 	def(&c.RefillHorizon, 5*time.Second)
+	def(&c.IdleReturn, max(6*c.RefillHorizon, 30*time.Second))
 	def(&c.TickInterval, 5*time.Second)
 	if c.ExpectedInstances == 0 {
 		c.ExpectedInstances = 4
@@ -102,7 +107,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("pacing grace %s: want at least reserve window + sweep lag (%s)", d.Grace, d.ReserveWindow+d.SweepLag)
 	case d.Heartbeat <= 0 || d.Heartbeat*2 > d.LeaseTTL:
 		return fmt.Errorf("pacing heartbeat %s: want positive and at most half the lease TTL %s", d.Heartbeat, d.LeaseTTL)
-	case d.SweepInterval <= 0 || d.SweepLag <= 0 || d.RefillHorizon <= 0 || d.TickInterval <= 0:
+	case d.SweepInterval <= 0 || d.SweepLag <= 0 || d.RefillHorizon <= 0 || d.TickInterval <= 0 || d.IdleReturn <= 0:
 		return fmt.Errorf("pacing intervals must be positive")
 	case d.MinLease < 0:
 		return fmt.Errorf("pacing min lease %s: must not be negative", d.MinLease)

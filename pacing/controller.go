@@ -29,6 +29,7 @@ type trafficCurve struct {
 	seen     [curveBins]bool    // bins observed whole at least once
 	nSeen    int
 	lastFold int64 // absolute bin index folded up to (exclusive); 0 = never
+	live     bool  // requests have come in: the bins from the next on count
 }
 
 func newTrafficCurve() *trafficCurve { return &trafficCurve{} }
@@ -65,6 +66,14 @@ func (t *trafficCurve) fold(now time.Time) *curveSnap {
 	for abs := max(t.lastFold, cur-curveBins); abs < cur; abs++ {
 		b := binIndex(abs)
 		c := float64(t.counts[b].Swap(0))
+		if !t.live {
+			// Before its first request an instance may not be receiving
+			// traffic yet (starting, or not yet behind the load balancer):
+			// an empty bin then says nothing about the time of day, and the
+			// bin of the first requests was watched only in part.
+			t.live = c > 0
+			continue
+		}
 		if t.seen[b] {
 			t.w[b] = 0.7*t.w[b] + 0.3*c
 		} else {
@@ -127,6 +136,17 @@ func (s *curveSnap) share(startMs, tMs, endMs int64) float64 {
 	return min(max((s.cum(tMs)-c0)/den, 0), 1)
 }
 
+// shares sets the traffic shares of the day [startMs, endMs) the controller
+// needs at in.nowMs; lastMs is its previous tick, tickMs its interval. The
+// previous tick's share is read on this snapshot of the curve, so that what
+// the curve learned since does not count as traffic.
+func (s *curveSnap) shares(in *ctlInput, startMs, endMs, lastMs, tickMs int64) {
+	in.fPrev = s.share(startMs, max(lastMs, startMs), endMs)
+	in.fNow = s.share(startMs, in.nowMs, endMs)
+	in.fNext = s.share(startMs, in.nowMs+tickMs, endMs)
+	in.fCorr = s.share(startMs, in.nowMs+ctlCorrection.Milliseconds(), endMs)
+}
+
 // target is a pacing mode's planned share of the day's budget spent once a
 // share f of the day's traffic has passed.
 func target(mode string, f float64) float64 {
@@ -139,65 +159,121 @@ func target(mode string, f float64) float64 {
 	return f
 }
 
-// ctlState is the controller's memory for one campaign.
-type ctlState struct {
-	day       string
-	lastSpent float64
-	lastF     float64
-	p         float64
-	pot       float64 // spend per unit of traffic share at participation 1
+// The controller's time constants, in clock time.
+const (
+	// ctlMemory is how long spend and exposure are remembered when the
+	// controller estimates what a campaign would spend at full participation:
+	// long enough to hold tens of wins of a small campaign, short enough to
+	// follow changes in competition and win rate.
+	ctlMemory = 15 * time.Minute
+	// ctlCorrection is the stretch of coming traffic over which a deviation
+	// from the plan is made up: short enough that an hour keeps to its plan
+	// despite the randomness of sparse wins, long against the tick and the
+	// delay of notices.
+	ctlCorrection = 10 * time.Minute
+)
+
+// ctlInput is what the controller sees of one campaign at one tick.
+type ctlInput struct {
+	mode, day string
+	nowMs     int64
+	// budget and spent are today's budget and settled spend (all instances),
+	// micros.
+	budget, spent float64
+	// Traffic shares of the day (its cumulative traffic curve) passed at the
+	// previous tick, now, at the next tick and ctlCorrection from now.
+	fPrev, fNow, fNext, fCorr float64
 }
 
-// step computes the participation for the next interval. budget is today's
-// budget, spent today's settled spend, fNow and fNext the traffic shares of
-// the day now and one tick later.
+// ctlState is the controller's memory for one campaign.
+type ctlState struct {
+	day, mode string
+	budget    float64
+	lastSpent float64
+	lastMs    int64
+	p         float64
+	// The plan is to have spent planAt(g) once the mode's target share g of
+	// the day is reached: what was left at the anchor (aSpent spent at target
+	// share aG), spread over the rest of the day.
+	aSpent, aG float64
+	// sumS and sumE are spend and exposure (participation × traffic share),
+	// both weighted down over ctlMemory; sumS/sumE estimates the spend per
+	// unit of traffic share at full participation.
+	sumS, sumE float64
+}
+
+// step computes the participation for the next interval.
 //
-// What is left of today's budget is spread over the rest of the day following
-// the target curve, so any past error is absorbed rather than accumulated:
-// the next interval should spend remaining × (G(fNext) − G(fNow)) / (1 −
-// G(fNow)). The spend the campaign would reach at full participation per unit
-// of traffic (pot) is learned from the spend observed in the last interval
-// divided by the participation then; the new participation is the ratio of
-// the two, moved at most ×2 up or ÷4 down per tick and clamped to [minP, 1].
-func (s *ctlState) step(mode string, budget, spent, fNow, fNext float64, day string, minP, initP float64) float64 {
-	if mode == "asap" {
-		s.p, s.day = 1, day
+// The controller follows a plan of cumulative spend: what is left of today's
+// budget when it takes the campaign on (the first tick of the day, or a new
+// budget or mode) is spread over the rest of the day along the mode's target
+// curve of the traffic share. Each tick it asks for the plan's spend over the
+// next interval plus a part of the deviation from the plan, made up over the
+// next ctlCorrection of traffic, and divides that by the spend expected at
+// full participation over the interval. That expectation is the ratio of the
+// remembered spend to the remembered exposure, ticks without spend included,
+// so neither sparse nor bursty settlements inflate it. While nothing has been
+// spent yet, participation doubles every tick. When the campaign falls
+// behind by more than a correction's worth at full participation (short of
+// traffic), what is left is spread anew over the rest of the day.
+// Participation moves at most ×2 up or ÷4 down per tick, within [minP, 1].
+func (s *ctlState) step(in *ctlInput, minP, initP float64) float64 {
+	if in.mode == "asap" {
+		s.p, s.day, s.mode = 1, in.day, in.mode
 		return 1
 	}
 	if s.p == 0 {
 		s.p = initP
 	}
-	if day != s.day {
-		s.day, s.lastSpent, s.lastF = day, spent, fNow
+	if in.day == s.day && s.lastMs > 0 {
+		decay := math.Exp(-float64(in.nowMs-s.lastMs) / float64(ctlMemory.Milliseconds()))
+		s.sumS = s.sumS*decay + max(in.spent-s.lastSpent, 0)
+		s.sumE = s.sumE*decay + s.p*max(in.fNow-in.fPrev, 0)
 	}
-	if dF := fNow - s.lastF; dF > 1e-9 {
-		if dS := spent - s.lastSpent; dS > 0 {
-			sample := dS / (dF * s.p)
-			if s.pot == 0 {
-				s.pot = sample
-			} else {
-				s.pot = 0.5*s.pot + 0.5*sample
-			}
-		}
+	s.lastSpent, s.lastMs = in.spent, in.nowMs
+	gNow := target(in.mode, in.fNow)
+	if in.day != s.day || in.mode != s.mode || in.budget != s.budget {
+		s.day, s.mode, s.budget = in.day, in.mode, in.budget
+		s.aSpent, s.aG = in.spent, gNow
 	}
-	s.lastSpent, s.lastF = spent, fNow
-	remaining := budget - spent
+	remaining := in.budget - in.spent
 	if remaining <= 0 {
 		s.p = minP
 		return s.p
 	}
-	gNow, gNext := target(mode, fNow), target(mode, fNext)
-	want := remaining
-	if 1-gNow > 1e-9 {
-		want = remaining * (gNext - gNow) / (1 - gNow)
+	gNext, gCorr := target(in.mode, in.fNext), target(in.mode, in.fCorr)
+	plan := s.planAt(gNow)
+	behind := plan - in.spent
+	frac := 1.0 // of the deviation made up in the next interval
+	if gCorr-gNow > 1e-12 {
+		frac = min(1, (gNext-gNow)/(gCorr-gNow))
 	}
+	want := min(s.planAt(gNext)-plan+behind*frac, remaining)
 	next := s.p * 2
-	if ahead := fNext - fNow; s.pot > 0 && ahead > 0 {
-		next = want / (s.pot * ahead)
+	switch ahead := in.fNext - in.fNow; {
+	case s.sumS <= 0 || s.sumE <= 0:
+	case ahead <= 0:
+		next = s.p
+	default:
+		next = want / (s.sumS / s.sumE * ahead)
+		if next >= 1 && s.p >= 1 && behind > s.planAt(gCorr)-plan {
+			// Short of traffic for longer than a correction takes: spread
+			// the shortfall over the rest of the day rather than let it
+			// pile up into a burst when traffic comes back.
+			s.aSpent, s.aG = in.spent, gNow
+		}
 	}
 	next = min(max(next, s.p/4), s.p*2)
 	s.p = min(max(next, minP), 1)
 	return s.p
+}
+
+// planAt is the planned spend once the mode's target share g is reached.
+func (s *ctlState) planAt(g float64) float64 {
+	if 1-s.aG <= 1e-12 {
+		return s.budget
+	}
+	return s.aSpent + (s.budget-s.aSpent)*(g-s.aG)/(1-s.aG)
 }
 
 // Tick runs the participation controller once at now: it reads every active
@@ -259,12 +335,11 @@ func (p *Pacer) Tick(ctx context.Context, now time.Time) {
 		}
 		it.st.fig.Store(&f)
 		budget := float64(dailyBudget(it.c, &f))
-		fNow := snap.share(it.start, nowMs, it.end)
-		fNext := snap.share(it.start, nowMs+tick, it.end)
-		rate := it.st.ctl.step(it.c.Pacing, budget, float64(f.SpentToday), fNow, fNext, f.Day,
-			p.cfg.MinParticipation, p.cfg.InitialParticipation)
+		in := ctlInput{mode: it.c.Pacing, day: f.Day, nowMs: nowMs, budget: budget, spent: float64(f.SpentToday)}
+		snap.shares(&in, it.start, it.end, it.st.ctl.lastMs, tick)
+		rate := it.st.ctl.step(&in, p.cfg.MinParticipation, p.cfg.InitialParticipation)
 		it.st.threshold.Store(threshold(rate))
-		it.st.plan.Store(int64(math.Round(budget * target(it.c.Pacing, fNow))))
+		it.st.plan.Store(int64(math.Round(budget * target(it.c.Pacing, in.fNow))))
 	}
 }
 

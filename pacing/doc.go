@@ -30,6 +30,19 @@
 //     any notice, the owner releases it when ReserveWindow (+ SweepLag) is
 //     over.
 //
+// # Participation
+//
+// Every TickInterval each instance sets each campaign's participation from
+// the ledger's spend today (all instances). asap campaigns always take part.
+// even and ahead campaigns follow a plan of cumulative spend along the
+// mode's target curve of the day's traffic share: what is left of the day's
+// budget when the day begins (or the budget or mode changes) is spread over
+// the rest of the day, and deviations from the plan are made up over the
+// next ten minutes of traffic. The traffic curve (requests per five minutes
+// of the day) is learned by each instance from the requests it sees, from
+// its first request on; hours not yet seen count as the average of those
+// seen.
+//
 // # Redis keys
 //
 // All keys of a campaign share the hash tag {b:<campaign>}, so every script

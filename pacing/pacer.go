@@ -641,7 +641,7 @@ func (p *Pacer) maintainOne(ctx context.Context, st *campState, c *campaigns.Com
 	dl.lowWater.Store(low)
 
 	bal := dl.balance.Load()
-	idle := nowMs-st.lastDemand.Load() > max(6*cfg.RefillHorizon, 30*time.Second).Milliseconds()
+	idle := nowMs-st.lastDemand.Load() > cfg.IdleReturn.Milliseconds()
 	if idle && bal > 0 {
 		if err := p.giveBack(ctx, st, dl); err != nil {
 			p.warn("return idle lease", st.id, err)
