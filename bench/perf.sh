@@ -155,6 +155,8 @@ attack() {
   wait "$apid" || { echo "perf: attack $label failed:" >&2; cat "$OUT/$label.log" >&2; exit 1; }
 }
 get() { "$BENCH" report -get "$1" "$OUT/$2.json"; }
+# us_per_req PERCENT RATE: microseconds of server CPU per answered request.
+us_per_req() { awk -v c="$1" -v q="$2" 'BEGIN { if (q > 0) printf "%.2f", c * 10000 / q; else print 0 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "-" }'; }
 fmt() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
 
@@ -210,11 +212,11 @@ if [ -n "$KAIROS_BIN" ]; then
   echo "Kairos:   $(printf '%.0f' "$KAIROS_QPS") req/s, server CPU ${KAIROS_CPU}% (core $SERVER_CPU busy ${KAIROS_CORE}%), load generator CPU ${KAIROS_LOAD}%"
   HALF=$(awk -v q="$KAIROS_QPS" 'BEGIN { printf "%d", q / 2 }')
   echo "== Kairos, open loop at $HALF req/s, $DURATION"
-  attack kairos-open "$KAIROS_ADDR" "$HALF"
+  attack kairos-open "$KAIROS_ADDR" "$HALF" "$SERVER_PID"
   stop_server
   echo "== baseline, open loop at $HALF req/s, $DURATION"
   start_baseline
-  attack baseline-open "$BASE_ADDR" "$HALF"
+  attack baseline-open "$BASE_ADDR" "$HALF" "$SERVER_PID"
   stop_server
 fi
 
@@ -234,6 +236,11 @@ fi
       echo "| $name latency at $HALF req/s, ms | $(fmt "$b") | $(fmt "$k") | $(ratio "$b" "$k") |"
     done
     echo "| bid rate at $HALF req/s | $(fmt "$(get bid_rate baseline-open)") | $(fmt "$(get bid_rate kairos-open)") | |"
+    # CPU per request at the same offered rate: unlike the closed-loop maximum,
+    # both servers leave the load generator equally idle here (see README).
+    bu=$(us_per_req "$(cat "$OUT/baseline-open.cpu")" "$(get throughput baseline-open)")
+    ku=$(us_per_req "$(cat "$OUT/kairos-open.cpu")" "$(get throughput kairos-open)")
+    echo "| server CPU per request at $HALF req/s, µs (last column: capacity, baseline ÷ Kairos) | $(fmt "$bu") | $(fmt "$ku") | $(ratio "$ku" "$bu") |"
     echo "| profile import through the admin API, profiles/s | | ${IMPORT_RATE:-} | |"
   else
     echo "| | baseline (decode only) |"
