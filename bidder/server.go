@@ -398,7 +398,7 @@ func (s *Server) HandleBid(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// shedRequest answers a request shed for overload: a no-bid without reading
+// shedRequest answers a request shed for overload: a no-bid without decoding
 // the body, counted under the hour only (nothing else of it is known).
 func (s *Server) shedRequest(ctx *fasthttp.RequestCtx, start time.Time) {
 	if rc := s.deps.Reports; rc != nil {

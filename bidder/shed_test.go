@@ -63,7 +63,7 @@ func TestShedDraw(t *testing.T) {
 }
 
 // TestShedRequest: a shed request is answered 204 "overload" without its body
-// being read, so even a malformed one costs no decode.
+// being decoded, so even a malformed one costs no decode.
 func TestShedRequest(t *testing.T) {
 	s := demoServer(t)
 	for range 100 {
