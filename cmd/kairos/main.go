@@ -69,6 +69,7 @@ func run(ctx context.Context, cfg *config) error {
 		return err
 	}
 	defer log.Sync() //nolint:errcheck // nothing useful to do if stderr is gone
+	storage.UseLogger(log)
 
 	rdb, err := storage.Open(ctx, storage.Config{URL: cfg.RedisURL, Prefix: cfg.RedisPrefix})
 	if err != nil {
