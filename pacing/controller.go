@@ -333,7 +333,11 @@ func (p *Pacer) Tick(ctx context.Context, now time.Time) {
 					zap.String("campaign", it.c.ID))
 			}
 		}
-		it.st.fig.Store(&f)
+		if !it.st.lost.Load() {
+			// A lost ledger reads as zeros: keep the last view, which a
+			// restore starts from (Pacer.Restore).
+			it.st.fig.Store(&f)
+		}
 		budget := float64(dailyBudget(it.c, &f))
 		in := ctlInput{mode: it.c.Pacing, day: f.Day, nowMs: nowMs, budget: budget, spent: float64(f.SpentToday)}
 		snap.shares(&in, it.start, it.end, it.st.ctl.lastMs, tick)

@@ -98,9 +98,12 @@
 // Redis restarted empty: the ledger hash's init field names its incarnation.
 // An instance that has leased before and finds init missing or different marks
 // the campaign ledger_lost and stops bidding on it (Reserve returns
-// ReasonLedgerLost) until an operator restores the figures (Ledger.Restore;
-// every instance resumes at its next controller tick) or accepts the ledger as
-// it stands on one instance (Pacer.ClearLost, POST /v1/pacing/<id>/clear-lost).
+// ReasonLedgerLost) until an operator restores the figures (Pacer.Restore,
+// POST /v1/pacing/<id>/restore, kairosctl budget restore: given figures, or
+// the instance's last view of the ledger with what was leased counted as
+// spent; every instance resumes at its next controller tick) or accepts the
+// ledger as it stands on one instance (Pacer.ClearLost, POST
+// /v1/pacing/<id>/clear-lost, which restarts the day's spend from zero).
 // An instance started after the loss cannot tell and starts from zero.
 //
 // # Notices

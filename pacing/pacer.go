@@ -700,7 +700,9 @@ func (p *Pacer) maintainOne(ctx context.Context, st *campState, c *campaigns.Com
 		if old := st.fig.Load(); old != nil && old.Day == res.fig.Day {
 			res.fig.LateToday, res.fig.LateTotal = old.LateToday, old.LateTotal
 		}
-		st.fig.Store(&res.fig)
+		if !st.lost.Load() { // a lost ledger keeps its last view (see Restore)
+			st.fig.Store(&res.fig)
+		}
 	}
 	return false
 }

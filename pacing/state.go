@@ -1,10 +1,15 @@
 package pacing
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kairos-rtb/kairos/money"
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,8 +93,9 @@ func (p *Pacer) States() []CampaignState {
 
 // ServeAdmin is the admin API for pacing, mounted on "/v1/pacing" and
 // "/v1/pacing/": GET /v1/pacing lists every campaign's state, GET
-// /v1/pacing/<id> returns one, POST /v1/pacing/<id>/clear-lost resumes a
-// campaign whose ledger was lost (after Ledger.Restore).
+// /v1/pacing/<id> returns one, POST /v1/pacing/<id>/restore rewrites a lost
+// ledger (see Restore), POST /v1/pacing/<id>/clear-lost resumes a campaign
+// whose ledger was lost, accepting the ledger as it stands.
 func (p *Pacer) ServeAdmin(ctx *fasthttp.RequestCtx) {
 	path := strings.TrimPrefix(string(ctx.Path()), "/v1/pacing")
 	path = strings.Trim(path, "/")
@@ -97,6 +103,8 @@ func (p *Pacer) ServeAdmin(ctx *fasthttp.RequestCtx) {
 	switch {
 	case path == "" && ctx.IsGet():
 		writeJSON(ctx, map[string]any{"campaigns": p.States()})
+	case strings.HasSuffix(path, "/restore") && ctx.IsPost():
+		p.serveRestore(ctx, strings.TrimSuffix(path, "/restore"))
 	case strings.HasSuffix(path, "/clear-lost") && ctx.IsPost():
 		id := strings.TrimSuffix(path, "/clear-lost")
 		if !p.ClearLost(id) {
@@ -116,6 +124,102 @@ func (p *Pacer) ServeAdmin(ctx *fasthttp.RequestCtx) {
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		writeJSON(ctx, map[string]string{"error": "not found"})
+	}
+}
+
+// RestoreRequest is the body of POST /v1/pacing/<id>/restore. Amounts are in
+// the campaign's currency units ("12.50"). Every field may be left out: the
+// figures then come from this instance's last view of the ledger (Restore).
+type RestoreRequest struct {
+	Day        string `json:"day,omitempty"`
+	SpentToday string `json:"spent_today,omitempty"`
+	SpentTotal string `json:"spent_total,omitempty"`
+}
+
+// Unknown marks a restore figure to be taken from the last view of the ledger.
+const Unknown money.Micros = -1
+
+// LedgerFigures are the figures a restore writes: the campaign-local day and
+// the settled spend of that day and in total.
+type LedgerFigures struct {
+	Day        string       `json:"day"`
+	SpentToday money.Micros `json:"spent_today"`
+	SpentTotal money.Micros `json:"spent_total"`
+}
+
+// Restore rewrites a campaign's ledger after Redis lost it, so that every
+// instance resumes bidding on it at its next controller tick. Figures left
+// out (an empty Day, Unknown amounts) come from this instance's last view of
+// the ledger, counting what was leased then as spent: a lease's unspent part
+// may be stranded for the day, but nothing the lost ledger had handed out can
+// be spent twice. It returns the figures written.
+func (p *Pacer) Restore(ctx context.Context, campaignID string, f LedgerFigures) (LedgerFigures, error) {
+	if f.Day == "" || f.SpentToday < 0 || f.SpentTotal < 0 {
+		cs, ok := p.State(campaignID)
+		if !ok || cs.Day == "" {
+			return f, ErrNoFigures
+		}
+		if f.Day == "" {
+			f.Day = cs.Day
+		}
+		if f.SpentToday < 0 {
+			f.SpentToday = cs.SpentToday + cs.Reserved
+		}
+		if f.SpentTotal < 0 {
+			f.SpentTotal = cs.SpentTotal + cs.Reserved
+		}
+	}
+	return f, p.ledger.Restore(ctx, campaignID, f.Day, f.SpentToday, f.SpentTotal, p.clock.Now())
+}
+
+// ErrNoFigures: a restore without figures on an instance that never saw the
+// campaign's ledger.
+var ErrNoFigures = errors.New("this instance has no figures of the campaign's ledger; give day, spent_today and spent_total")
+
+func (p *Pacer) serveRestore(ctx *fasthttp.RequestCtx, id string) {
+	var req RestoreRequest
+	if body := ctx.PostBody(); len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			ctx.SetStatusCode(fasthttp.StatusBadRequest)
+			writeJSON(ctx, map[string]string{"error": "restore: body is not JSON: " + err.Error()})
+			return
+		}
+	}
+	f := LedgerFigures{Day: req.Day, SpentToday: Unknown, SpentTotal: Unknown}
+	for _, a := range []struct {
+		v   string
+		dst *money.Micros
+	}{{req.SpentToday, &f.SpentToday}, {req.SpentTotal, &f.SpentTotal}} {
+		if a.v == "" {
+			continue
+		}
+		m, err := money.Parse(a.v)
+		if err != nil || m < 0 {
+			ctx.SetStatusCode(fasthttp.StatusBadRequest)
+			writeJSON(ctx, map[string]string{"error": fmt.Sprintf("restore: %q is not an amount such as 12.50", a.v)})
+			return
+		}
+		*a.dst = m
+	}
+	if req.Day != "" {
+		if _, err := time.Parse(time.DateOnly, req.Day); err != nil {
+			ctx.SetStatusCode(fasthttp.StatusBadRequest)
+			writeJSON(ctx, map[string]string{"error": fmt.Sprintf("restore: day %q is not YYYY-MM-DD", req.Day)})
+			return
+		}
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	f, err := p.Restore(rctx, id, f)
+	switch {
+	case errors.Is(err, ErrNoFigures):
+		ctx.SetStatusCode(fasthttp.StatusConflict)
+		writeJSON(ctx, map[string]string{"error": err.Error()})
+	case err != nil:
+		ctx.SetStatusCode(fasthttp.StatusBadGateway)
+		writeJSON(ctx, map[string]string{"error": err.Error()})
+	default:
+		writeJSON(ctx, map[string]any{"status": "restored", "figures": f})
 	}
 }
 
