@@ -220,12 +220,15 @@ func (c *CLI) change(verb, id string) error {
 }
 
 func (c *CLI) budget(args []string) error {
+	if len(args) > 0 && args[0] == "restore" {
+		return c.budgetRestore(args[1:])
+	}
 	if len(args) == 0 || args[0] != "set" {
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-			fmt.Fprintln(c.Out, "Usage: kairosctl budget set ID [--daily X] [--total Y]")
+			fmt.Fprintln(c.Out, "Usage: kairosctl budget set ID [--daily X] [--total Y]\n       kairosctl budget restore ID [--day YYYY-MM-DD] [--spent-today X] [--spent-total Y]")
 			return helpShown{}
 		}
-		return usageError("budget: want 'budget set ID --daily X --total Y'")
+		return usageError("budget: want 'budget set ID --daily X --total Y' or 'budget restore ID'")
 	}
 	fs := flag.NewFlagSet("budget set", flag.ContinueOnError)
 	daily := fs.String("daily", "", "daily budget in currency units, e.g. 500.00")
@@ -259,6 +262,55 @@ func (c *CLI) budget(args []string) error {
 		return fmt.Errorf("campaign %s: %w", pos[0], err)
 	}
 	fmt.Fprintf(c.Out, "campaign %s: budget set\n", pos[0])
+	return nil
+}
+
+// budgetRestore rewrites a campaign's spend ledger after Redis lost it
+// (POST /v1/pacing/<id>/restore). Figures left out come from the instance's
+// last view of the ledger.
+func (c *CLI) budgetRestore(args []string) error {
+	fs := flag.NewFlagSet("budget restore", flag.ContinueOnError)
+	day := fs.String("day", "", "campaign-local day of the figures, YYYY-MM-DD (default: the day the instance last saw)")
+	today := fs.String("spent-today", "", "spend of that day in currency units, e.g. 120.50 (default: last seen, leased counted as spent)")
+	total := fs.String("spent-total", "", "total spend in currency units (default: last seen, leased counted as spent)")
+	pos, err := c.flags(fs, "budget restore ID [--day YYYY-MM-DD] [--spent-today X] [--spent-total Y]", args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("budget restore: want exactly one campaign ID")
+	}
+	body := map[string]string{}
+	for name, v := range map[string]string{"day": *day, "spent_today": *today, "spent_total": *total} {
+		if v == "" {
+			continue
+		}
+		if name != "day" && strings.Trim(v, "0123456789.") != "" {
+			return usageError("budget restore: --%s %q is not an amount such as 120.50", strings.ReplaceAll(name, "_", "-"), v)
+		}
+		body[name] = v
+	}
+	b, _ := json.Marshal(body)
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	out, err := cl.do("POST", "/v1/pacing/"+url.PathEscape(pos[0])+"/restore", "application/json", bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("campaign %s: %w", pos[0], err)
+	}
+	var res struct {
+		Figures struct {
+			Day        string          `json:"day"`
+			SpentToday json.RawMessage `json:"spent_today"`
+			SpentTotal json.RawMessage `json:"spent_total"`
+		} `json:"figures"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return fmt.Errorf("campaign %s: unexpected answer %q", pos[0], out)
+	}
+	fmt.Fprintf(c.Out, "campaign %s: ledger restored for %s: spent today %s, spent in total %s\n",
+		pos[0], res.Figures.Day, res.Figures.SpentToday, res.Figures.SpentTotal)
 	return nil
 }
 
