@@ -17,8 +17,9 @@
 #                its bids' notices go on to instance 1 (every instance's
 #                public URL is instance 1, as behind one load balancer)
 #   redis-flush  Redis restarts empty (FLUSHALL on every master); the fault
-#                ends when the operator re-applies the campaigns and clears
-#                the ledger_lost state on every instance
+#                ends when the operator re-applies the campaigns and restores
+#                each ledger (POST /v1/pacing/<id>/restore, from an
+#                instance's last view of it)
 #   overload     a second load at many times the capacity for a few seconds
 #
 # Exits 1 when a row fails its checks (no late answer, no 5xx, settled spend
@@ -176,13 +177,17 @@ echo "drill: FLUSHALL on every master (drill-redis-flush had spent $before)" >&2
 sleep 3 # what Kairos does meanwhile is in the table
 admin POST /v1/campaigns 1 bench/perf-campaigns.yaml >/dev/null
 admin POST /v1/campaigns 1 "$OUT/drill-redis-flush.yaml" >/dev/null
-for i in $ALL; do
-  for c in perf-trail-runner perf-city-bike drill-redis-flush; do admin POST "/v1/pacing/$c/clear-lost" "$i" >/dev/null || true; done
+# The operator restores each ledger from an instance's last view of it
+# (leased budget counted as spent); every instance resumes at its next tick.
+for c in perf-trail-runner perf-city-bike drill-redis-flush; do
+  for i in $ALL; do admin POST "/v1/pacing/$c/restore" "$i" >/dev/null && break; done
 done
 event end redis-flush
 phase_rest 3
 read -r after _ late < <(ledger drill-redis-flush)
-event spend redis-flush $((before + after)) "$BUDGET_MICROS" "$late"
+# The restored ledger carries the spend from before the flush (and what was
+# leased then), so its total is the campaign's whole spend.
+event spend redis-flush "$after" "$BUDGET_MICROS" "$late"
 
 # --- overload -------------------------------------------------------------------
 event start overload; capped overload
