@@ -30,7 +30,13 @@ type Campaign struct {
 	Consent string `yaml:"consent,omitempty" json:"consent,omitempty"`
 	// SupplyChain demands a complete and/or allow-listed supply chain.
 	SupplyChain SupplyChainRule `yaml:"supply_chain,omitempty" json:"supply_chain,omitempty"`
-	Creatives   []Creative      `yaml:"creatives" json:"creatives"`
+	// Holdout, when set, replaces the server's holdout share
+	// (KAIROS_HOLDOUT_SHARE) for this campaign.
+	Holdout *Holdout `yaml:"holdout,omitempty" json:"holdout,omitempty"`
+	// Shading is "on" (default: first-price bids are shaded when the server
+	// shades, KAIROS_SHADING) or "off" (this campaign always bids its price).
+	Shading   string     `yaml:"shading,omitempty" json:"shading,omitempty"`
+	Creatives []Creative `yaml:"creatives" json:"creatives"`
 	// Version is set by the store on every write; a put naming an older version
 	// is refused.
 	Version int64 `yaml:"version,omitempty" json:"version,omitempty"`
@@ -105,6 +111,26 @@ type SupplyChainRule struct {
 	// AllowedSellers requires every node's seller on the configured allow list.
 	AllowedSellers bool `yaml:"allowed_sellers,omitempty" json:"allowed_sellers,omitempty"`
 }
+
+// Holdout is a campaign's incrementality study.
+type Holdout struct {
+	// Share is the share of the campaign's eligible users held out (they get
+	// a recorded ghost bid instead of a bid), 0 to 0.5; 0 turns the holdout
+	// off for the campaign whatever the server's share.
+	Share float64 `yaml:"share" json:"share"`
+}
+
+// HoldoutShare returns the campaign's holdout share, or def (the server's)
+// when the campaign sets none.
+func (c *Campaign) HoldoutShare(def float64) float64 {
+	if c.Holdout != nil {
+		return c.Holdout.Share
+	}
+	return def
+}
+
+// ShadingOff reports whether the campaign's first-price bids are never shaded.
+func (c *Campaign) ShadingOff() bool { return c.Shading == "off" }
 
 // ConsentRequired reports whether the campaign bids only with personal data.
 func (c *Campaign) ConsentRequired() bool { return c.Consent == "required" }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"regexp"
 	"sort"
@@ -212,11 +213,17 @@ var (
 	Pacings  = []string{"asap", "even", "ahead"}
 	// ConsentModes are the values of a campaign's consent key.
 	ConsentModes = []string{"contextual", "required"}
+	// ShadingModes are the values of a campaign's shading key.
+	ShadingModes = []string{"on", "off"}
 	Devices      = []string{"desktop", "mobile", "tablet", "ctv"}
 	Formats      = []string{"banner", "native", "video", "audio"}
 	Parts        = []string{"headline", "message", "product", "offer", "cta", "crosssell", "greeting"}
 	Weekdays     = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 )
+
+// MaxHoldoutShare is the largest share of a campaign's users that may be
+// held out: beyond half, the exposed group would be the smaller one.
+const MaxHoldoutShare = 0.5
 
 // Validate checks c and returns every problem found, with Field set to the key
 // path (e.g. "bid.max_cpm"). It does not check cross-campaign rules.
@@ -279,6 +286,12 @@ func (c *Campaign) Validate() []Problem {
 	checkEnum(bad, "pacing", c.Pacing, Pacings)
 	if c.Consent != "" {
 		checkEnum(bad, "consent", c.Consent, ConsentModes)
+	}
+	if c.Shading != "" {
+		checkEnum(bad, "shading", c.Shading, ShadingModes)
+	}
+	if h := c.Holdout; h != nil && (h.Share < 0 || h.Share > MaxHoldoutShare || math.IsNaN(h.Share)) {
+		bad("holdout.share", "%g: want a share between 0 and %g (0.1 holds out 10%% of the users)", h.Share, MaxHoldoutShare)
 	}
 	if c.Bid.BaseCPM <= 0 {
 		bad("bid.base_cpm", "must be positive, got %s", c.Bid.BaseCPM)

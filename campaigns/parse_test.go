@@ -98,3 +98,41 @@ func TestProblemLinesAcrossDocuments(t *testing.T) {
 		t.Fatalf("lines: first %d, second %d (file has %d lines before the second document)", first.Line, second.Line, lines+1)
 	}
 }
+
+// TestParseLearningKeys: holdout.share and shading are read and validated.
+func TestParseLearningKeys(t *testing.T) {
+	demo, err := os.ReadFile("../demo/campaigns.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := strings.SplitN(string(demo), "---\n", 2)[0]
+	f := func(extra string, wantErr string) *Campaign {
+		t.Helper()
+		cs, err := Parse("c.yaml", strings.NewReader(first+extra))
+		if wantErr == "" {
+			if err != nil {
+				t.Fatalf("%q: %v", extra, err)
+			}
+			return &cs[0]
+		}
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("%q: error %v, want %q", extra, err, wantErr)
+		}
+		return nil
+	}
+	c := f("", "")
+	if c.Holdout != nil || c.ShadingOff() || c.HoldoutShare(0.2) != 0.2 {
+		t.Fatalf("defaults: holdout %v, shading %q", c.Holdout, c.Shading)
+	}
+	c = f("holdout: {share: 0.1}\nshading: off\n", "")
+	if c.HoldoutShare(0.2) != 0.1 || !c.ShadingOff() {
+		t.Fatalf("set: holdout %v, shading %q", c.Holdout, c.Shading)
+	}
+	if c = f("holdout: {share: 0}\nshading: on\n", ""); c.HoldoutShare(0.2) != 0 || c.ShadingOff() {
+		t.Fatalf("holdout off, shading on: holdout %v, shading %q", c.Holdout, c.Shading)
+	}
+	f("holdout: {share: 0.6}\n", "holdout.share: 0.6: want a share between 0 and 0.5")
+	f("holdout: {share: -0.1}\n", "holdout.share")
+	f("holdout: {shares: 0.1}\n", `unknown key "shares"`)
+	f("shading: sometimes\n", `shading: "sometimes": want one of on, off`)
+}
