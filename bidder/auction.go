@@ -444,7 +444,11 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 		st.priced = append(st.priced, candidate{c: c, cr: cr, price: price, cpm: c.Prices[st.phase],
 			floor: minPrice, dealID: dealID, fixed: fixed, size: size, format: fmtChosen})
 	}
-	for try := 0; try < maxAssembleTries && len(st.priced) > 0; try++ {
+	// Only assembly failures count towards maxAssembleTries: a candidate
+	// whose budget lease is empty or whose user is held out costs next to
+	// nothing to pass over, and several exhausted campaigns outbidding a
+	// live one must not leave the impression without a bid.
+	for assembled := 0; assembled < maxAssembleTries && len(st.priced) > 0; {
 		best := 0
 		for i := 1; i < len(st.priced); i++ {
 			if st.priced[i].price > st.priced[best].price {
@@ -459,6 +463,9 @@ func (s *Server) bidImp(st *reqState, ix *campaigns.Index, q *campaigns.Query, i
 		}
 		if r == ReasonNone {
 			return ReasonNone
+		}
+		if r == ReasonCreative {
+			assembled++
 		}
 		reason = maxReason(reason, r)
 		st.priced[best] = st.priced[len(st.priced)-1]
