@@ -124,6 +124,10 @@ func testPurchase(t *testing.T, rdb *storage.Redis) {
 	a.Click("c1", "cr.h1m0", ph, "u-1")
 	a.Click("c2", "cr.h0", ph, "u-2")
 	mustSync(t, a)
+	// UserKey names the user's last clicks, so that they go with the profile.
+	if n := rdb.Client.HLen(ctx, a.UserKey("u-1")).Val(); n != 1 {
+		t.Fatalf("UserKey(u-1) holds %d clicks, want 1", n)
+	}
 
 	at := t0.Add(2 * time.Hour)
 	for i, want := range []int{1, 0} { // the replayed event credits nothing more

@@ -17,6 +17,11 @@ import (
 // (<prefix>{u:<user>}:bv, see storage.Keys.User).
 const clickKind = "bv"
 
+// UserKey returns the key of what the bandit keeps about a user (the last
+// click of each campaign, for purchase credit). It sits in the user's slot:
+// delete it with the user's profile.
+func (b *Bandit) UserKey(user string) string { return b.rdb.Keys.User(user, clickKind) }
+
 // armsKey is the hash of one campaign's counts; the campaign's hash tag puts
 // it in a slot of its own, so campaigns spread over a cluster.
 func armsKey(prefix, campaignID string) string {

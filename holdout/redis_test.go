@@ -109,6 +109,10 @@ func testAttribution(t *testing.T, rdb *storage.Redis) {
 	h.Record(GroupExposed, "c1", "", money.Unit, t0)
 	h.Record(GroupNone, "c1", "u-2", money.Unit, t0)
 	mustSync(t, h)
+	// UserKey names the user's entries, so that they go with the profile.
+	if n := rdb.Client.HLen(ctx, h.UserKey("u-1")).Val(); n != 2 {
+		t.Fatalf("UserKey(u-1) holds %d campaigns, want 2", n)
+	}
 	f := func(user string, at time.Time, want int) {
 		t.Helper()
 		n, err := h.Conversion(ctx, user, at)

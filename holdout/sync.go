@@ -17,6 +17,10 @@ import (
 // (<prefix>{u:<user>}:ho, see storage.Keys.User).
 const userKind = "ho"
 
+// UserKey returns the key of a user's entries in the campaigns' studies. It
+// sits in the user's slot: delete it with the user's profile.
+func (h *Holdout) UserKey(user string) string { return h.rdb.Keys.User(user, userKind) }
+
 // countersKey is a campaign's counters; the campaign's hash tag spreads
 // campaigns over a cluster.
 func countersKey(prefix, campaignID string) string {

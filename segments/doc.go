@@ -27,6 +27,9 @@
 //	                              impressions. Only the current bucket of each
 //	                              campaign is kept; the key's TTL is extended to at
 //	                              least the window on every increment.
+//	<prefix>{u:<id>}:…   keys of the Store's Hook (holdout study entries,
+//	                              the creative bandit's last clicks), deleted
+//	                              with the profile.
 //	<prefix>segments:invalidate   PUB/SUB channel: user ids (newline-separated, or
 //	                              "*" for all) whose profile or counters changed;
 //	                              every Lookup drops them from its cache.

@@ -2,6 +2,7 @@ package segments
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -142,7 +143,9 @@ const applyChunk = 500
 // on a concurrent change, so concurrent Apply calls never lose an event. Users
 // without a profile get one with Config.DefaultTTL; a profile's TTL is extended
 // to at least that. All events are validated first: an invalid one (errors.Is
-// ErrInvalid; the error names its index) rejects the whole call.
+// ErrInvalid; the error names its index) rejects the whole call. Once every
+// profile is written, each purchase goes to the hook (SetHook); its failures
+// are returned, and the caller's retry is safe as both steps are idempotent.
 func (s *Store) Apply(ctx context.Context, events ...Event) error {
 	now := s.now()
 	for i := range events {
@@ -167,7 +170,23 @@ func (s *Store) Apply(ctx context.Context, events ...Event) error {
 		}
 		users = users[n:]
 	}
-	return nil
+	return s.purchased(ctx, events)
+}
+
+// purchased hands every purchase event to the hook.
+func (s *Store) purchased(ctx context.Context, events []Event) error {
+	if s.hook == nil {
+		return nil
+	}
+	var errs []error
+	for i := range events {
+		if e := &events[i]; e.Type == EventPurchase {
+			if err := s.hook.Purchase(ctx, e.User, e.Time); err != nil {
+				errs = append(errs, fmt.Errorf("event %d: attribute the purchase of %q: %w", i, e.User, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Store) applyUsers(ctx context.Context, users []string, byUser map[string][]int, events []Event) error {

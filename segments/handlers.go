@@ -64,7 +64,8 @@ func (h *Handlers) Import(ctx *fasthttp.RequestCtx) {
 // ctx.UserValue("user") if a router set it, else from the path. PUT takes an
 // import line ("user" optional, but if given it must match) and answers with
 // the stored profile; GET answers the profile with decay applied and its
-// expiry; DELETE removes profile and frequency counters and answers 204.
+// expiry; DELETE removes profile, frequency counters and the hook's data about
+// the user (Store.Delete) and answers 204.
 // Unknown users are 404.
 func (h *Handlers) Profile(ctx *fasthttp.RequestCtx) {
 	user, _ := ctx.UserValue("user").(string)

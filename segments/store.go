@@ -24,7 +24,26 @@ type Store struct {
 	cfg     Config
 	log     *zap.Logger
 	now     func() time.Time
+	hook    Hook
 }
+
+// Hook is told about the purchases that events record, and names the keys of
+// what it keeps about a user so that they go with the profile. The holdout's
+// conversions and the creative bandit's purchase credit come in this way.
+type Hook interface {
+	// Purchase attributes a user's purchase at time at. It is called after
+	// the event is recorded, again when the event is replayed: it must be
+	// idempotent.
+	Purchase(ctx context.Context, user string, at time.Time) error
+	// UserKeys appends to dst the keys of the hook's data about user. They
+	// must carry the user's hash tag (storage.Keys.User), so that one DEL
+	// removes them with the profile on a Redis Cluster.
+	UserKeys(dst []string, user string) []string
+}
+
+// SetHook sets the hook called on purchases and deletions. Call it before
+// the Store is used.
+func (s *Store) SetHook(h Hook) { s.hook = h }
 
 // NewStore returns a Store on r. cfg should have passed Validate; invalid values
 // fall back to defaults.
@@ -105,14 +124,18 @@ func (s *Store) Stored(ctx context.Context, user string) (StoredProfile, error) 
 	return sp, nil
 }
 
-// Delete removes user's profile and frequency counters, or returns ErrNotFound
-// when there were none.
+// Delete removes user's profile, frequency counters and the hook's data
+// about the user, or returns ErrNotFound when there were none.
 func (s *Store) Delete(ctx context.Context, user string) error {
 	if err := checkUser(user); err != nil {
 		return err
 	}
+	keys := []string{s.keys.User(user, "p"), s.keys.User(user, "fc")}
+	if s.hook != nil {
+		keys = s.hook.UserKeys(keys, user)
+	}
 	pipe := s.rdb.Pipeline()
-	del := pipe.Del(ctx, s.keys.User(user, "p"), s.keys.User(user, "fc"))
+	del := pipe.Del(ctx, keys...)
 	pipe.Publish(ctx, s.channel, user)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("delete profile %q: %w", user, err)
