@@ -16,21 +16,24 @@ import (
 type Window struct {
 	// Start is when the window's first request was due.
 	Start time.Time `json:"start"`
-	// Requests, Bids, Late and Errors are as in Metrics; Status5xx counts
-	// answers with a 5xx status.
-	Requests  uint64 `json:"requests"`
-	Bids      uint64 `json:"bids"`
-	Late      uint64 `json:"late"`
-	Errors    uint64 `json:"errors"`
-	Status5xx uint64 `json:"status_5xx"`
+	// Requests, Bids, Late, LateSent and Errors are as in Metrics; Status5xx
+	// counts answers with a 5xx status; GenLag is the load generator's largest
+	// delay in sending a request.
+	Requests  uint64        `json:"requests"`
+	Bids      uint64        `json:"bids"`
+	Late      uint64        `json:"late"`
+	LateSent  uint64        `json:"late_sent"`
+	Errors    uint64        `json:"errors"`
+	Status5xx uint64        `json:"status_5xx"`
+	GenLag    time.Duration `json:"generator_lag_max"`
 	// NoBidReasons counts 204 answers by reason.
 	NoBidReasons map[string]uint64 `json:"nobid_reasons,omitempty"`
 }
 
 // WindowOf condenses an attack's metrics into a Window starting at start.
 func WindowOf(start time.Time, m *Metrics) Window {
-	w := Window{Start: start, Requests: m.Requests, Bids: m.Bids, Late: m.Late, Errors: m.Errors,
-		NoBidReasons: m.NoBidReasons}
+	w := Window{Start: start, Requests: m.Requests, Bids: m.Bids, Late: m.Late, LateSent: m.LateSent,
+		Errors: m.Errors, GenLag: m.SchedLagMax, NoBidReasons: m.NoBidReasons}
 	for code, n := range m.StatusCodes {
 		if code >= 500 {
 			w.Status5xx += n
@@ -107,9 +110,13 @@ func ReadDrillEvents(r io.Reader) ([]DrillEvent, error) {
 // fault's start until the next fault starts (so recovery counts too), plus
 // any extra load of the fault.
 type DrillRow struct {
-	Fault                    string
-	Requests, Late, Errors   uint64
-	Status5xx, Bids          uint64
+	Fault                  string
+	Requests, Late, Errors uint64
+	Status5xx, Bids        uint64
+	// LateSent counts the answers late from their actual send; GenLag is the
+	// load generator's largest delay in sending (Late includes it).
+	LateSent                 uint64
+	GenLag                   time.Duration
 	Spent, Budget, LateSpend int64 // micros; Budget 0 = not measured
 	// NoBids counts the steady load's no-bids by reason.
 	NoBids map[string]uint64
@@ -118,10 +125,13 @@ type DrillRow struct {
 	Resumed time.Duration
 }
 
-// Pass reports whether the row meets the drill's checks: no late answer, no
-// 5xx, settled spend within budget, bidding back within 5 seconds.
+// Pass reports whether the row meets the drill's checks: no answer late from
+// its send, no 5xx, settled spend within budget, bidding back within 5
+// seconds. Lateness the load generator causes by falling behind (Late beyond
+// LateSent, with GenLag showing how far it fell) is the harness's, not the
+// bidder's: the drill runs everything on one machine.
 func (r *DrillRow) Pass() bool {
-	return r.Late == 0 && r.Status5xx == 0 && (r.Budget == 0 || r.Spent <= r.Budget) &&
+	return r.LateSent == 0 && r.Status5xx == 0 && (r.Budget == 0 || r.Spent <= r.Budget) &&
 		r.Resumed >= 0 && r.Resumed <= 5*time.Second
 }
 
@@ -156,6 +166,8 @@ func DrillTable(ws []Window, evs []DrillEvent, extra func(path string) ([]Window
 			}
 			r.Requests += w.Requests
 			r.Late += w.Late
+			r.LateSent += w.LateSent
+			r.GenLag = max(r.GenLag, w.GenLag)
 			r.Errors += w.Errors
 			r.Status5xx += w.Status5xx
 			r.Bids += w.Bids
@@ -202,6 +214,8 @@ func DrillTable(ws []Window, evs []DrillEvent, extra func(path string) ([]Window
 				for _, x := range xs {
 					r.Requests += x.Requests
 					r.Late += x.Late
+					r.LateSent += x.LateSent
+					r.GenLag = max(r.GenLag, x.GenLag)
 					r.Errors += x.Errors
 					r.Status5xx += x.Status5xx
 					r.Bids += x.Bids
@@ -215,8 +229,8 @@ func DrillTable(ws []Window, evs []DrillEvent, extra func(path string) ([]Window
 // WriteDrillTable prints rows as a Markdown table with a verdict per fault.
 func WriteDrillTable(w io.Writer, rows []DrillRow) error {
 	ew := &errWriter{w: w}
-	ew.printf("| fault | requests | bids | late | errors | 5xx | settled spend / budget (late) | bidding resumed after | checks | top no-bid reasons |\n")
-	ew.printf("|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	ew.printf("| fault | requests | bids | late from send | late incl. generator lag (max lag) | errors | 5xx | settled spend / budget (late) | bidding resumed after | checks | top no-bid reasons |\n")
+	ew.printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for i := range rows {
 		r := &rows[i]
 		spend := "-"
@@ -232,8 +246,9 @@ func WriteDrillTable(w io.Writer, rows []DrillRow) error {
 			verdict = "FAIL"
 		}
 		reasons := strings.Fields(fmtCounts(r.NoBids))
-		ew.printf("| %s | %d | %d | %d | %d | %d | %s | %s | %s | %s |\n", r.Fault, r.Requests, r.Bids, r.Late, r.Errors,
-			r.Status5xx, spend, resumed, verdict, strings.Join(reasons[:min(3, len(reasons))], " "))
+		ew.printf("| %s | %d | %d | %d | %d (%s) | %d | %d | %s | %s | %s | %s |\n", r.Fault, r.Requests, r.Bids, r.LateSent,
+			r.Late, r.GenLag.Round(time.Millisecond), r.Errors, r.Status5xx, spend, resumed, verdict,
+			strings.Join(reasons[:min(3, len(reasons))], " "))
 	}
 	return ew.err
 }

@@ -22,7 +22,7 @@
 #                instance's last view of it)
 #   overload     a second load at many times the capacity for a few seconds
 #
-# Exits 1 when a row fails its checks (no late answer, no 5xx, settled spend
+# Exits 1 when a row fails its checks (no answer late from its send, no 5xx, settled spend
 # <= budget, bidding back within 5s). Ports: 17000-17005 (bus 17500-17505),
 # Kairos 17600+. Everything it starts is stopped on exit. Output in out/drill/.
 set -euo pipefail

@@ -15,7 +15,7 @@ func TestDrillTable(t *testing.T) {
 	for s := 0.0; s < 16; s += 0.5 {
 		w := Window{Start: at(s), Requests: 100, Bids: 50}
 		if s >= 10 && s < 12 {
-			w.Bids, w.Late = 0, 1
+			w.Bids, w.Late, w.LateSent = 0, 1, 1
 		}
 		ws = append(ws, w)
 	}
@@ -39,5 +39,34 @@ func TestDrillTable(t *testing.T) {
 	f(rows[1], "fault", 1607, 4, 2, time.Second, false)
 	if rows[1].Spent != 1200 || rows[1].Budget != 1000 || rows[1].LateSpend != 200 {
 		t.Fatalf("spend %+v", rows[1])
+	}
+}
+
+// TestDrillLateFromSend: answers late only because the load generator fell
+// behind do not fail a row; answers late from their send do.
+func TestDrillLateFromSend(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ws := []Window{
+		{Start: t0, Requests: 100, Bids: 50},
+		{Start: t0.Add(time.Second), Requests: 100, Bids: 50, Late: 30, GenLag: 250 * time.Millisecond},
+		{Start: t0.Add(2 * time.Second), Requests: 100, Bids: 50, Late: 5, LateSent: 2, GenLag: 40 * time.Millisecond},
+	}
+	evs, err := ReadDrillEvents(strings.NewReader("1000 start baseline\n1001 end baseline\n1001 start lag\n1001 end lag\n1002 start slow\n1002 end slow\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := DrillTable(ws, evs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rows[1]; r.Late != 30 || r.LateSent != 0 || r.GenLag != 250*time.Millisecond || !r.Pass() {
+		t.Fatalf("generator lag only: %+v pass %v, want a pass", r, r.Pass())
+	}
+	if r := rows[2]; r.LateSent != 2 || r.Pass() {
+		t.Fatalf("late from send: %+v pass %v, want a failure", r, r.Pass())
+	}
+	var b strings.Builder
+	if err := WriteDrillTable(&b, rows); err != nil || !strings.Contains(b.String(), "| lag | 100 | 50 | 0 | 30 (250ms) |") {
+		t.Fatalf("table:\n%s", b.String())
 	}
 }

@@ -128,8 +128,13 @@ type Metrics struct {
 	NoBids uint64
 	// Errors counts transport errors and statuses other than 200 and 204.
 	Errors uint64
-	// Late counts answers (of any kind) that arrived after the request's tmax.
+	// Late counts answers (of any kind) that arrived after the request's tmax,
+	// counted from when the request was due: what an exchange would see.
 	Late uint64
+	// LateSent counts answers that arrived after tmax counted from when the
+	// request was actually sent: the server's lateness, without the load
+	// generator's own lag (which Late includes when the generator falls behind).
+	LateSent uint64
 	// StatusCodes counts responses by HTTP status.
 	StatusCodes map[int]uint64
 	// NoBidReasons counts 204 answers by X-Kairos-Nobid-Reason.
@@ -189,6 +194,9 @@ func (m *Metrics) Add(r *Result) {
 	_ = m.Service.RecordValue(clampMicros(r.Done.Sub(r.Sent)))
 	if r.TMax > 0 && lat > r.TMax {
 		m.Late++
+	}
+	if r.TMax > 0 && r.Done.Sub(r.Sent) > r.TMax {
+		m.LateSent++
 	}
 	if r.Status != 0 {
 		m.Responses++
@@ -264,6 +272,7 @@ func (m *Metrics) Merge(o *Metrics) {
 	m.NoBids += o.NoBids
 	m.Errors += o.Errors
 	m.Late += o.Late
+	m.LateSent += o.LateSent
 	for k, v := range o.StatusCodes {
 		m.StatusCodes[k] += v
 	}
