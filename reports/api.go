@@ -109,8 +109,6 @@ func AppendCSV(dst []byte, by []string, rows []Row) []byte {
 	w := csv.NewWriter(buf)
 	_ = w.Write(CSVHeader(by))
 	rec := make([]string, 0, len(by)+14)
-	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
-	f64 := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for i := range rows {
 		r := &rows[i]
 		rec = rec[:0]

@@ -25,6 +25,7 @@ Usage:
   kairosctl segments import FILE|-                 import profiles (JSON lines, gzip ok)
   kairosctl report winrate [--by campaign,phase] [--since 24h | --from T --to T] [--format table|csv|json]
   kairosctl report landscape|nobids ...            win rate by bid price; no-bid and loss reasons
+  kairosctl report variants|lift --campaign ID     creative variants learnt; holdout lift
 
 Environment:
   KAIROS_ADMIN_URL    admin API base URL (default http://127.0.0.1:8081)

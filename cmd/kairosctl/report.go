@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kairos-rtb/kairos/bandit"
+	"github.com/kairos-rtb/kairos/holdout"
 	"github.com/kairos-rtb/kairos/reports"
 )
 
@@ -17,16 +19,21 @@ const reportUsage = `Usage:
   kairosctl report winrate [--by DIMS] [--since 24h | --from T --to T] [--format table|csv|json]
   kairosctl report landscape [--campaign ID] [--since 24h | --from T --to T] [--format table|json]
   kairosctl report nobids [--since 24h | --from T --to T] [--format table|json]
+  kairosctl report variants --campaign ID [--format table|csv|json]
+  kairosctl report lift --campaign ID [--format table|csv|json]
 
 DIMS is a comma-separated list of campaign, variant, phase, exchange, publisher,
 country, device, format, hour. T is RFC 3339 (2026-11-01T00:00:00Z), a date
 (2026-11-01, UTC) or unix seconds. The default range is the last 24 hours.
 Amounts are in currency units; CPM prices per thousand impressions.
+variants shows what the creative bandit learnt per phase, part and variant;
+lift the holdout study: conversion rates of exposed and held-out users and
+the lift with 95% intervals. Both count since the campaign began learning.
 `
 
 func (c *CLI) report(args []string) error {
 	if len(args) == 0 {
-		return usageError("report: want winrate, landscape or nobids")
+		return usageError("report: want winrate, landscape, nobids, variants or lift")
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(c.Out, reportUsage)
@@ -34,23 +41,31 @@ func (c *CLI) report(args []string) error {
 	}
 	verb, args := args[0], args[1:]
 	fs := flag.NewFlagSet("report "+verb, flag.ContinueOnError)
-	since := fs.String("since", "", "range ending now, e.g. 6h, 24h or 7d (default 24h)")
-	from := fs.String("from", "", "start of the range: RFC 3339, date or unix seconds")
-	to := fs.String("to", "", "end of the range (exclusive; default now)")
-	format := fs.String("format", "table", "output: table, csv (winrate only) or json")
-	var by, campaign *string
+	format := fs.String("format", "table", "output: table, csv (winrate, variants and lift) or json")
+	var since, from, to, by, campaign *string
+	ranged := func() {
+		since = fs.String("since", "", "range ending now, e.g. 6h, 24h or 7d (default 24h)")
+		from = fs.String("from", "", "start of the range: RFC 3339, date or unix seconds")
+		to = fs.String("to", "", "end of the range (exclusive; default now)")
+	}
 	var line string
 	switch verb {
 	case "winrate":
+		ranged()
 		by = fs.String("by", "campaign", "dimensions to group by (comma-separated; empty for totals)")
 		line = "report winrate [--by DIMS] [--since D | --from T --to T] [--format table|csv|json]"
 	case "landscape":
+		ranged()
 		campaign = fs.String("campaign", "", "campaign id (default all campaigns)")
 		line = "report landscape [--campaign ID] [--since D | --from T --to T] [--format table|json]"
 	case "nobids":
+		ranged()
 		line = "report nobids [--since D | --from T --to T] [--format table|json]"
+	case "variants", "lift":
+		campaign = fs.String("campaign", "", "campaign id (required)")
+		line = "report " + verb + " --campaign ID [--format table|csv|json]"
 	default:
-		return usageError("report: unknown report %q (want winrate, landscape or nobids)", verb)
+		return usageError("report: unknown report %q (want winrate, landscape, nobids, variants or lift)", verb)
 	}
 	pos, err := c.flags(fs, line, args)
 	if err != nil {
@@ -59,15 +74,20 @@ func (c *CLI) report(args []string) error {
 	if len(pos) > 0 {
 		return usageError("report %s: unexpected argument %q", verb, pos[0])
 	}
-	q, err := rangeQuery(verb, *since, *from, *to)
-	if err != nil {
-		return err
+	q := url.Values{}
+	if since != nil {
+		if q, err = rangeQuery(verb, *since, *from, *to); err != nil {
+			return err
+		}
 	}
+	learning := verb == "variants" || verb == "lift"
 	switch {
-	case *format == "csv" && verb != "winrate":
-		return usageError("report %s: --format csv is for winrate only", verb)
+	case *format == "csv" && verb != "winrate" && !learning:
+		return usageError("report %s: --format csv is for winrate, variants and lift only", verb)
 	case *format != "table" && *format != "csv" && *format != "json":
 		return usageError("report %s: --format must be table, csv or json", verb)
+	case learning && *campaign == "":
+		return usageError("report %s: --campaign is required", verb)
 	}
 	path := "/v1/reports/" + verb
 	if by != nil {
@@ -100,6 +120,10 @@ func (c *CLI) report(args []string) error {
 		return c.winRateTable(body)
 	case "landscape":
 		return c.landscapeTable(body)
+	case "variants":
+		return c.variantsTable(body)
+	case "lift":
+		return c.liftTable(body)
 	}
 	return c.noBidTable(body)
 }
@@ -238,4 +262,66 @@ func (c *CLI) noBidTable(body []byte) error {
 		fmt.Fprintf(tw, "%s (%d)\t%d\n", r.Reason, r.Code, r.Count)
 	}
 	return tw.Flush()
+}
+
+// pct2 formats a rate as a percentage with two decimals, for the small
+// rates of clicks and conversions.
+func pct2(f float64) string { return strconv.FormatFloat(f*100, 'f', 2, 64) + "%" }
+
+func (c *CLI) variantsTable(body []byte) error {
+	var rep bandit.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		return fmt.Errorf("unexpected answer: %w", err)
+	}
+	if len(rep.Variants) == 0 {
+		fmt.Fprintf(c.Out, "no variant of campaign %q has been shown yet\n", rep.Campaign)
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PHASE\tPART\tVARIANT\tIMPS\tCLICKS\tCTR\tSHARE\tPURCHASES\tPOSTERIOR CTR\tP(BEST)")
+	for _, v := range rep.Variants {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t%s\n", v.Phase, v.Part, v.Variant, v.Impressions,
+			v.Clicks, pct2(v.CTR), pct(v.Share), v.Purchases, pct2(v.PosteriorCTR), pct(v.ProbBest))
+	}
+	return tw.Flush()
+}
+
+func (c *CLI) liftTable(body []byte) error {
+	var rep holdout.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		return fmt.Errorf("unexpected answer: %w", err)
+	}
+	span := func(iv holdout.Interval, f func(float64) string) string {
+		return f(iv.Value) + " [" + f(iv.Low) + ", " + f(iv.High) + "]"
+	}
+	signed := func(f func(float64) string) func(float64) string {
+		return func(v float64) string {
+			if v >= 0 {
+				return "+" + f(v)
+			}
+			return f(v)
+		}
+	}
+	tw := tabwriter.NewWriter(c.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tUSERS\tCONVERTERS\tCONVERSION RATE [95%]\tBIDS\tAVG BID CPM")
+	for _, g := range []struct {
+		name string
+		s    *holdout.GroupStats
+	}{{"exposed", &rep.Exposed}, {"held out", &rep.Ghost}} {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%.2f\n", g.name, g.s.Users, g.s.Converters,
+			span(g.s.ConversionRate, pct2), g.s.Bids, g.s.AvgBidCPM)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Out, "\nabsolute lift  %s (percentage points)\n", span(rep.AbsoluteLift, signed(func(v float64) string {
+		return strconv.FormatFloat(v*100, 'f', 2, 64)
+	})))
+	if rep.RelativeLift != nil {
+		fmt.Fprintf(c.Out, "relative lift  %s\n", span(*rep.RelativeLift, signed(pct)))
+	} else {
+		fmt.Fprintln(c.Out, "relative lift  n/a (no exposed user or no held-out conversion yet)")
+	}
+	fmt.Fprintln(c.Out, rep.Method)
+	return nil
 }
