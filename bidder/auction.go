@@ -580,6 +580,7 @@ func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Rea
 	b.cridEnd = len(st.adm)
 	if b.reserved {
 		n.CreativeID = unsafeString(st.adm[b.admEnd:b.cridEnd])
+		n.VariantPhase = uint8(v.Phase) // the bandit learns under it
 		var ends [3]int
 		start := len(st.urls)
 		st.urls = s.deps.Signer.AppendNoticeURLs(st.urls, s.cfg.PublicURL, &n, noticeKinds[:], ends[:])
@@ -599,6 +600,7 @@ func (st *reqState) TrackingURLs(v creatives.Variant) (click, impression string)
 	start := len(st.urls)
 	st.urls = v.AppendCrid(st.urls)
 	n.CreativeID = unsafeString(st.urls[start:])
+	n.VariantPhase = uint8(v.Phase)
 	var ends [2]int
 	start = len(st.urls)
 	st.urls = st.signer.deps.Signer.AppendNoticeURLs(st.urls, st.signer.cfg.PublicURL, n, adKinds[:], ends[:])

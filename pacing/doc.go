@@ -108,9 +108,10 @@
 //
 // # Notices
 //
-// URLs are <KAIROS_PUBLIC_URL>/notice/<win|bill|loss|click|imp>?b=&c=&i=&cr=&d=&r=&p=&cur=&e=&x=&ph=&ex=[&u=]&s=
-// followed by &price=${AUCTION_PRICE} or &loss=${AUCTION_LOSS}, left literally
-// for the exchange. s is HMAC-SHA256 (KAIROS_NOTICE_SECRET), truncated to 128
+// URLs are <KAIROS_PUBLIC_URL>/notice/<win|bill|loss|click|imp>?b=&c=&i=&cr=&d=&r=&p=&cur=&e=&x=&ph=&ex=[&u=][&vp=]&s=
+// followed by &price=${AUCTION_PRICE} or &loss=${AUCTION_LOSS}&price=${AUCTION_MIN_TO_WIN},
+// left literally for the exchange; vp (the variant's phase) is there only
+// where it differs from ph. s is HMAC-SHA256 (KAIROS_NOTICE_SECRET), truncated to 128
 // bits, over the kind and every parameter before it (length-prefixed); the
 // macros are not signed. Verification is constant-time; malformed → 400,
 // forged → 403, expired → 410, nothing recorded. Replays are answered 204 and

@@ -76,6 +76,10 @@ const (
 	MacroAuctionPrice = "${AUCTION_PRICE}"
 	// MacroAuctionLoss is replaced by the loss reason code (loss).
 	MacroAuctionLoss = "${AUCTION_LOSS}"
+	// MacroAuctionMinToWin is replaced by the minimum bid that would have
+	// won, in the bid's currency and units (loss; OpenRTB 2.6 section 4.4),
+	// by exchanges that report it.
+	MacroAuctionMinToWin = "${AUCTION_MIN_TO_WIN}"
 )
 
 // Notice is what a signed notice URL carries. Every field is signed. Strings
@@ -104,6 +108,11 @@ type Notice struct {
 	WindowEnd, Expiry int64
 	// Phase is the user's purchase phase at bid time, for reports.
 	Phase uint8
+	// VariantPhase is the phase the creative's parts were chosen for
+	// (creatives.Variant.Phase) where it differs from Phase: purchased, for
+	// a user who bought the product they last viewed. 0 means Phase; the URL
+	// carries it only when it differs. See ShownPhase.
+	VariantPhase uint8
 	// Exchange names the exchange, for reports and price decoding.
 	Exchange string
 	// User is an opaque user key for frequency capping. Set it only when the
@@ -131,6 +140,15 @@ func (n *Notice) Clone() Notice {
 	c.Publisher = string([]byte(n.Publisher))
 	c.Country = string([]byte(n.Country))
 	return c
+}
+
+// ShownPhase returns the phase the creative's parts were chosen for, which
+// the creative bandit learns under.
+func (n *Notice) ShownPhase() uint8 {
+	if n.VariantPhase != 0 {
+		return n.VariantPhase
+	}
+	return n.Phase
 }
 
 // AppendBidID appends the bid's identity "<holder>.<seq in hex>" to dst.
@@ -188,7 +206,8 @@ func field(buf []byte, v []byte) []byte {
 
 // AppendNoticeURL appends the signed notice URL of kind for n to dst:
 // <base>/notice/<kind>?b=…&c=…&…&s=<signature>, followed by
-// &price=${AUCTION_PRICE} (win, bill, imp) or &loss=${AUCTION_LOSS} (loss).
+// &price=${AUCTION_PRICE} (win, bill, imp) or
+// &loss=${AUCTION_LOSS}&price=${AUCTION_MIN_TO_WIN} (loss).
 // base is the public base URL (KAIROS_PUBLIC_URL) without a trailing slash.
 // It does not allocate once dst has room.
 func (s *Signer) AppendNoticeURL(dst []byte, kind Kind, base string, n *Notice) []byte {
@@ -247,6 +266,11 @@ func (s *Signer) AppendNoticeURLs(dst []byte, base string, n *Notice, kinds []Ki
 	} else {
 		buf = append(buf, 0)
 	}
+	// Only where it differs, so most URLs stay as short as before and URLs
+	// signed before the parameter existed still verify.
+	if n.VariantPhase != 0 && n.VariantPhase != n.Phase {
+		num("&vp=", int64(n.VariantPhase))
+	}
 	q = append(q, "&s="...)
 	st.buf, st.query = buf, q
 
@@ -261,6 +285,8 @@ func (s *Signer) AppendNoticeURLs(dst []byte, base string, n *Notice, kinds []Ki
 		case KindLoss:
 			dst = append(dst, "&loss="...)
 			dst = append(dst, MacroAuctionLoss...)
+			dst = append(dst, "&price="...)
+			dst = append(dst, MacroAuctionMinToWin...)
 		case KindWin, KindBill, KindImp:
 			dst = append(dst, "&price="...)
 			dst = append(dst, MacroAuctionPrice...)
@@ -323,11 +349,15 @@ func (s *Signer) Verify(kind Kind, args *fasthttp.Args, now time.Time) (Notice, 
 	dv, fm := num("dv"), num("fm")
 	n.BidTime = num("t")
 	n.User = str("u", false)
+	vp := int64(0)
+	if args.Has("vp") {
+		vp = num("vp")
+	}
 	st.buf = buf
-	if malformed || ph > 255 || dv > 255 || fm > 255 || n.Price <= 0 {
+	if malformed || ph > 255 || dv > 255 || fm > 255 || vp > 255 || n.Price <= 0 {
 		return n, ErrMalformed
 	}
-	n.Phase, n.Device, n.Format = uint8(ph), uint8(dv), uint8(fm)
+	n.Phase, n.Device, n.Format, n.VariantPhase = uint8(ph), uint8(dv), uint8(fm), uint8(vp)
 	dot := -1
 	for i := len(bid) - 1; i >= 0; i-- {
 		if bid[i] == '.' {

@@ -35,7 +35,7 @@ func TestNoticeURLShape(t *testing.T) {
 		t.Fatalf("win URL %s", win)
 	}
 	loss := string(s.AppendNoticeURL(nil, KindLoss, "https://bid.example", &n))
-	if !strings.HasPrefix(loss, "https://bid.example/notice/loss?") || !strings.HasSuffix(loss, "&loss=${AUCTION_LOSS}") {
+	if !strings.HasPrefix(loss, "https://bid.example/notice/loss?") || !strings.HasSuffix(loss, "&loss=${AUCTION_LOSS}&price=${AUCTION_MIN_TO_WIN}") {
 		t.Fatalf("loss URL %s", loss)
 	}
 	if _, err := url.Parse(strings.ReplaceAll(win, "${AUCTION_PRICE}", "1.23")); err != nil {
@@ -44,6 +44,9 @@ func TestNoticeURLShape(t *testing.T) {
 	n.User = ""
 	if u := string(s.AppendNoticeURL(nil, KindBill, "https://bid.example", &n)); strings.Contains(u, "&u=") {
 		t.Fatalf("user key present without consent: %s", u)
+	}
+	if strings.Contains(win, "&vp=") {
+		t.Fatalf("variant phase present where it equals the phase: %s", win)
 	}
 	if _, err := NewSigner([]byte("short")); !errors.Is(err, ErrWeakSecret) {
 		t.Fatalf("short secret: %v", err)
@@ -130,6 +133,33 @@ func TestNoticeVerify(t *testing.T) {
 	f("negative reservation", replace("r", "-1"), KindWin, t0, ErrMalformed)
 	f("phase out of range", replace("ph", "256"), KindWin, t0, ErrMalformed)
 	f("empty", "https://bid.example/notice/win", KindWin, t0, ErrMalformed)
+	f("variant phase added", strings.Replace(signed, "&s=", "&vp=4&s=", 1), KindWin, t0, ErrForged)
+}
+
+// TestNoticeVariantPhase: a variant phase other than the phase travels,
+// signed, and ShownPhase prefers it; one equal to the phase is left out.
+func TestNoticeVariantPhase(t *testing.T) {
+	s, _ := NewSigner(testSecret)
+	n := testNotice()
+	n.VariantPhase = 4
+	signed := string(s.AppendNoticeURL(nil, KindClick, "https://bid.example", &n))
+	got, err := s.Verify(KindClick, parseArgs(t, signed), t0)
+	if err != nil || got.VariantPhase != 4 || got.Phase != 3 || got.ShownPhase() != 4 {
+		t.Fatalf("verified %+v, %v; want phase 3, variant phase 4", got, err)
+	}
+	for _, tampered := range []string{strings.Replace(signed, "&vp=4", "&vp=2", 1), strings.Replace(signed, "&vp=4", "", 1)} {
+		if _, err := s.Verify(KindClick, parseArgs(t, tampered), t0); !errors.Is(err, ErrForged) {
+			t.Errorf("%s: %v, want forged", tampered, err)
+		}
+	}
+	n.VariantPhase = n.Phase
+	same := string(s.AppendNoticeURL(nil, KindClick, "https://bid.example", &n))
+	if strings.Contains(same, "&vp=") {
+		t.Fatalf("variant phase equal to the phase travels: %s", same)
+	}
+	if got, err := s.Verify(KindClick, parseArgs(t, same), t0); err != nil || got.ShownPhase() != 3 {
+		t.Fatalf("verified %+v, %v; want shown phase 3", got, err)
+	}
 }
 
 func TestPerImpression(t *testing.T) {

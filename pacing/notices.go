@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -29,11 +30,13 @@ type FrequencyCounter interface {
 // once per bid, on its first burl or pixel, whether that settled the bid or
 // followed its nurl; Loss once per bid, also after a win (which it does not
 // undo); Click on every verified click. Methods run on the notice request and
-// must not block; n is valid only during the call.
+// must not block; n is valid only during the call. Amounts are per impression
+// in the campaign's currency, micros: clearing is what the bid cost, minToWin
+// the exchange's ${AUCTION_MIN_TO_WIN} (0 when it reported none).
 type Recorder interface {
 	Win(n *Notice, clearing money.Micros, late bool)
 	Impression(n *Notice)
-	Loss(n *Notice, reason int)
+	Loss(n *Notice, reason int, minToWin money.Micros)
 	Click(n *Notice)
 }
 
@@ -345,18 +348,32 @@ func (h *Notices) clearingPrice(n *Notice, raw []byte) money.Micros {
 // one impression in the campaign currency, at the exchange rate of the bid:
 // reserved × clearing / price, exactly, in 128-bit arithmetic.
 func perImpression(reserved, price, clearing money.Micros) money.Micros {
-	if price <= 0 || reserved <= 0 || clearing <= 0 {
+	return atBidRate(reserved, price, min(clearing, price))
+}
+
+// atBidRate converts a CPM v in the bid currency into a per-impression
+// amount in the campaign currency: reserved × v / price. It is 0 for
+// non-positive inputs and for a v so far above the bid price that the result
+// would not fit.
+func atBidRate(reserved, price, v money.Micros) money.Micros {
+	if price <= 0 || reserved <= 0 || v <= 0 {
 		return 0
 	}
-	clearing = min(clearing, price)
-	hi, lo := bits.Mul64(uint64(reserved), uint64(clearing))
+	hi, lo := bits.Mul64(uint64(reserved), uint64(v))
+	if hi >= uint64(price) {
+		return 0
+	}
 	q, _ := bits.Div64(hi, lo, uint64(price))
+	if q > math.MaxInt64 {
+		return 0
+	}
 	return money.Micros(q)
 }
 
 // Loss handles the lurl: it releases the bid's reservation (unless a win or
 // billing notice settled it) and records the ${AUCTION_LOSS} reason code (-1
-// when absent), once per bid.
+// when absent) and the ${AUCTION_MIN_TO_WIN} price (when the exchange put a
+// number there), once per bid.
 func (h *Notices) Loss(ctx *fasthttp.RequestCtx) {
 	now := h.d.Clock.Now()
 	args := ctx.QueryArgs()
@@ -368,6 +385,12 @@ func (h *Notices) Loss(ctx *fasthttp.RequestCtx) {
 	reason := -1
 	if v, err := strconv.Atoi(b2s(args.Peek("loss"))); err == nil {
 		reason = v
+	}
+	var minToWin money.Micros
+	if raw := args.Peek("price"); len(raw) > 0 && raw[0] != '$' { // absent or not substituted
+		if v, err := money.Parse(b2s(raw)); err == nil {
+			minToWin = atBidRate(n.Reserved, n.Price, v)
+		}
 	}
 	s := Settlement{CampaignID: n.CampaignID, Holder: n.Holder, Seq: n.Seq, Day: n.Day, Reserved: n.Reserved,
 		WindowEnd: time.Unix(n.WindowEnd, 0), Expiry: time.Unix(n.Expiry, 0)}
@@ -383,7 +406,7 @@ func (h *Notices) Loss(ctx *fasthttp.RequestCtx) {
 	}
 	h.count[KindLoss][out].Inc()
 	if out != OutcomeDuplicate && h.d.Recorder != nil {
-		h.d.Recorder.Loss(&n, reason)
+		h.d.Recorder.Loss(&n, reason, minToWin)
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }

@@ -2,6 +2,7 @@ package pacing
 
 import (
 	"context"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +36,7 @@ type fakeRecorder struct {
 	wins   []string
 	imps   int
 	losses []int
+	minWin []money.Micros // each loss's minimum bid to win
 	clicks int
 	log    []string
 }
@@ -53,10 +55,11 @@ func (r *fakeRecorder) Impression(*Notice) {
 	r.log = append(r.log, "imp")
 }
 
-func (r *fakeRecorder) Loss(_ *Notice, reason int) {
+func (r *fakeRecorder) Loss(_ *Notice, reason int, minToWin money.Micros) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.losses = append(r.losses, reason)
+	r.minWin = append(r.minWin, minToWin)
 	r.log = append(r.log, "loss")
 }
 
@@ -310,6 +313,43 @@ func TestLossAndLateNotices(t *testing.T) {
 	}
 	if len(fx.rec.wins) != 1 || fx.rec.wins[0] != "win 0.004 late" {
 		t.Fatalf("wins %v", fx.rec.wins)
+	}
+}
+
+// TestLossMinToWin: the ${AUCTION_MIN_TO_WIN} of a loss notice reaches the
+// recorder per impression in the campaign currency, at the bid's exchange
+// rate; absent, unsubstituted or unreadable it is 0.
+func TestLossMinToWin(t *testing.T) {
+	fx := newNoticeFixture(t)
+	f := func(minToWin string, want money.Micros) {
+		t.Helper()
+		n := fx.bid(t, "") // reserves 4.00 CPM (4000 per impression) for a bid of 3.60 EUR
+		u := string(fx.s.AppendNoticeURL(nil, KindLoss, "http://kairos.test", &n))
+		u = strings.Replace(u, MacroAuctionLoss, "102", 1)
+		switch minToWin {
+		case "absent":
+			u = strings.Replace(u, "&price="+MacroAuctionMinToWin, "", 1)
+		default:
+			u = strings.Replace(u, MacroAuctionMinToWin, minToWin, 1)
+		}
+		if ctx := fx.do(u); ctx.Response.StatusCode() != fasthttp.StatusNoContent {
+			t.Fatalf("min to win %q: status %d", minToWin, ctx.Response.StatusCode())
+		}
+		if got := fx.rec.minWin[len(fx.rec.minWin)-1]; got != want {
+			t.Fatalf("min to win %q: recorded %s, want %s", minToWin, got, want)
+		}
+	}
+	f("4.50", 5000) // 4000 × 4.50 / 3.60
+	f("1.80", 2000)
+	f("absent", 0)
+	f(MacroAuctionMinToWin, 0)
+	f("n/a", 0)
+	f("-1", 0)
+	// A price too far above the bid for the result to fit is dropped.
+	for _, v := range []money.Micros{2, 3} {
+		if got := atBidRate(math.MaxInt64, 1, v); got != 0 {
+			t.Fatalf("overflowing conversion × %d: %d, want 0", v, got)
+		}
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kairos-rtb/kairos/campaigns"
 )
 
 // config is everything the kairos binary can be told, from flags with
@@ -50,6 +52,12 @@ type config struct {
 	PacingHeartbeat     time.Duration
 	PacingGrace         time.Duration
 	PacingIdleReturn    time.Duration
+	// Learning (issue 10): the creative bandit, the holdout and bid shading.
+	Bandit            bool
+	BanditExplore     float64
+	HoldoutShare      float64
+	Shading           bool
+	ShadingMaxWinLoss float64
 	// ready, if set (tests), is called with the listen addresses once serving.
 	ready func(bidAddr, adminAddr string)
 }
@@ -84,6 +92,30 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 			def = n
 		}
 		fs.IntVar(p, name, def, usage+" ("+env+")")
+		return nil
+	}
+	flt := func(p *float64, name, env string, def float64, usage string) error {
+		if v := getenv(env); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a number", env, v)
+			}
+			def = f
+		}
+		fs.Float64Var(p, name, def, usage+" ("+env+")")
+		return nil
+	}
+	onOff := func(p *bool, name, env string, def bool, usage string) error {
+		switch v := strings.ToLower(getenv(env)); v {
+		case "":
+		case "on", "true", "1":
+			def = true
+		case "off", "false", "0":
+			def = false
+		default:
+			return fmt.Errorf("%s: %q: want on or off", env, v)
+		}
+		fs.BoolVar(p, name, def, usage+" ("+env+": on or off)")
 		return nil
 	}
 	str(&c.Listen, "listen", "KAIROS_LISTEN", "127.0.0.1:8080", "exchange-facing listen address")
@@ -122,6 +154,11 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		num(&c.MaxBodyBytes, "max-body-bytes", "KAIROS_MAX_BODY_BYTES", 256<<10, "largest bid request body, after decompression"),
 		num(&c.VendorID, "tcf-vendor-id", "KAIROS_TCF_VENDOR_ID", 0, "Kairos's IAB TCF vendor id; 0 = none, so GDPR requests get no bid"),
 		num(&c.CacheSize, "profile-cache-size", "KAIROS_PROFILE_CACHE_SIZE", 100_000, "profiles cached in process"),
+		onOff(&c.Bandit, "bandit", "KAIROS_BANDIT", true, "choose creative variants by Thompson sampling on clicks and purchases; off = a stable hash per user (the bandit still counts)"),
+		flt(&c.BanditExplore, "bandit-explore", "KAIROS_BANDIT_EXPLORE", 0.05, "share of creative choices made uniformly at random, 0 to below 1"),
+		flt(&c.HoldoutShare, "holdout-share", "KAIROS_HOLDOUT_SHARE", 0, "share of each campaign's users held out (ghost bids) to measure lift, 0 to 0.5; a campaign's holdout.share overrides it"),
+		onOff(&c.Shading, "shading", "KAIROS_SHADING", false, "shade first-price bids from the win rates learnt (campaigns may set shading: off)"),
+		flt(&c.ShadingMaxWinLoss, "shading-max-win-loss", "KAIROS_SHADING_MAX_WIN_LOSS", 0.1, "largest share of wins shading may give up for a lower price, above 0 up to 1"),
 	} {
 		if err != nil {
 			return nil, err
@@ -158,6 +195,14 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	}
 	if c.VendorID < 0 || c.VendorID > 65535 {
 		return nil, fmt.Errorf("KAIROS_TCF_VENDOR_ID: %d is not a vendor id (0-65535)", c.VendorID)
+	}
+	switch { // negated, so that NaN fails too
+	case !(c.BanditExplore >= 0 && c.BanditExplore < 1):
+		return nil, fmt.Errorf("KAIROS_BANDIT_EXPLORE: %g: want 0 (none) to below 1", c.BanditExplore)
+	case !(c.HoldoutShare >= 0 && c.HoldoutShare <= campaigns.MaxHoldoutShare):
+		return nil, fmt.Errorf("KAIROS_HOLDOUT_SHARE: %g: want 0 (none) to %g", c.HoldoutShare, campaigns.MaxHoldoutShare)
+	case !(c.ShadingMaxWinLoss > 0 && c.ShadingMaxWinLoss <= 1):
+		return nil, fmt.Errorf("KAIROS_SHADING_MAX_WIN_LOSS: %g: want above 0 up to 1 (KAIROS_SHADING=off bids unshaded)", c.ShadingMaxWinLoss)
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen

@@ -150,7 +150,24 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
-	assembler := creatives.NewAssembler(creatives.Config{}, creatives.HashChooser{})
+	learn, err := newLearning(cfg, rdb, clock, log, reg)
+	if err != nil {
+		return err
+	}
+	learn.Start()
+	defer func() { // after the listeners and notices, which feed it
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
+		defer cancel()
+		if err := learn.Stop(sctx); err != nil {
+			log.Error("learning: final sync failed; these counts are lost", zap.Error(err))
+		}
+	}()
+	profiles.SetHook(learn) // purchases reach the holdout and the bandit; deletes take their user keys
+	var chooser creatives.Chooser = creatives.HashChooser{}
+	if cfg.Bandit {
+		chooser = learn.bandit
+	}
+	assembler := creatives.NewAssembler(creatives.Config{}, chooser)
 	watcher.OnChange = func(ix *campaigns.Index) {
 		assembler.PrepareIndex(ix) // compile creative templates off the bid path
 		pacer.Warm(clock.Now())
@@ -184,7 +201,7 @@ func run(ctx context.Context, cfg *config) error {
 	}()
 	notices, err := pacing.NewNotices(pacing.NoticesConfig{Grace: pacer.Config().Grace}, pacing.NoticesDeps{
 		Signer: signer, Ledger: pacer.Ledger(), Campaigns: watcher, Clock: clock, Frequency: frequency{profiles, lookup},
-		Recorder: recorder{counter}, Log: log, Registerer: reg})
+		Recorder: recorder{counter, learn}, Log: log, Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -226,13 +243,15 @@ func run(ctx context.Context, cfg *config) error {
 		log.Warn("KAIROS_TCF_VENDOR_ID is not set: requests under GDPR get no bids")
 	}
 
+	deps := bidder.Deps{Campaigns: watcher, Profiles: lookup, Pacer: pacer, Signer: signer, Assembler: assembler, Reports: counter,
+		Consent: decider, Screener: screener,
+		Metrics: bidder.NewMetrics(reg), Log: log, Clock: clock.Now}
+	learn.deps(&deps, watcher, cfg.HoldoutShare)
 	bid, err := bidder.New(bidder.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTmax: cfg.DefaultTmax, MaxTmax: cfg.MaxTmax,
 		NetworkReserve: cfg.NetworkReserve, LookupTimeout: cfg.LookupTimeout, Seat: cfg.Seat, Rates: cfg.CurrencyRates, PublicURL: cfg.PublicURL,
 		Shed: bidder.ShedConfig{TargetLag: cfg.ShedTargetLag},
-	}, bidder.Deps{Campaigns: watcher, Profiles: lookup, Pacer: pacer, Signer: signer, Assembler: assembler, Reports: counter,
-		Consent: decider, Screener: screener,
-		Metrics: bidder.NewMetrics(reg), Log: log, Clock: clock.Now})
+	}, deps)
 	if err != nil {
 		return err
 	}
@@ -254,6 +273,9 @@ func run(ctx context.Context, cfg *config) error {
 	adm.Handle("/v1/reports/winrate", repAPI.WinRate)
 	adm.Handle("/v1/reports/landscape", repAPI.Landscape)
 	adm.Handle("/v1/reports/nobids", repAPI.NoBids)
+	learnAPI := reports.NewLearningAPI(learn.bandit, learn.holdout)
+	adm.Handle("/v1/reports/variants", learnAPI.Variants)
+	adm.Handle("/v1/reports/lift", learnAPI.Lift)
 	dash := reports.NewDashboard(reports.NewReader(rdb, reports.Config{}), adm.Check, dashboardPacing{pacer})
 	for _, p := range dash.Paths() {
 		adm.HandlePublic(p, dash.Serve)
@@ -309,8 +331,12 @@ func (f frequency) IncrFrequency(ctx context.Context, user, campaignID string, w
 }
 
 // recorder files notice events with the report counter under the bid's
-// dimensions, carried in the signed notice URL.
-type recorder struct{ c *reports.Counter }
+// dimensions, carried in the signed notice URL, and passes them on to the
+// learning components.
+type recorder struct {
+	c *reports.Counter
+	l *learning
+}
 
 func dimsOf(n *pacing.Notice) reports.Dims {
 	return reports.Dims{Campaign: n.CampaignID, Variant: n.CreativeID, Exchange: n.Exchange,
@@ -322,6 +348,7 @@ func (r recorder) Win(n *pacing.Notice, clearing money.Micros, late bool) {
 	d := dimsOf(n)
 	// n.Reserved and clearing are per impression in the campaign currency.
 	r.c.Win(&d, money.ImpressionToCPM(n.Reserved), money.ImpressionToCPM(clearing), late)
+	r.l.win(n, clearing)
 }
 
 func (r recorder) Impression(n *pacing.Notice) {
@@ -329,14 +356,16 @@ func (r recorder) Impression(n *pacing.Notice) {
 	r.c.Impression(&d)
 }
 
-func (r recorder) Loss(n *pacing.Notice, reason int) {
+func (r recorder) Loss(n *pacing.Notice, reason int, minToWin money.Micros) {
 	d := dimsOf(n)
 	r.c.Loss(&d, reason)
+	r.l.loss(n, reason, minToWin)
 }
 
 func (r recorder) Click(n *pacing.Notice) {
 	d := dimsOf(n)
 	r.c.Click(&d)
+	r.l.click(n)
 }
 
 // dashboardPacing gives the dashboard each campaign's spend against plan.
