@@ -168,12 +168,13 @@ start_baseline() {
 }
 # Kairos runs as in production: https public URL (the generated impressions are
 # secure), its own campaigns with budgets that do not run dry during the run, and
-# the 100k profiles imported through the admin API.
+# the 100k profiles imported through the admin API; overload shedding is off, so
+# that the closed-loop maximum measures requests fully decided, not shed.
 start_kairos() {
   env -u KAIROS_REDIS_URL "${REDIS_ARGS[@]}" KAIROS_LISTEN="$KAIROS_ADDR" KAIROS_ADMIN_LISTEN="$KAIROS_ADMIN" \
     KAIROS_PUBLIC_URL="https://$KAIROS_ADDR" KAIROS_ADMIN_TOKEN="$TOKEN" \
     KAIROS_NOTICE_SECRET="perf-notice-secret-0123456789abcdef" KAIROS_LOG_LEVEL=warn \
-    KAIROS_CAMPAIGNS=bench/perf-campaigns.yaml KAIROS_TCF_VENDOR_ID=1000 \
+    KAIROS_CAMPAIGNS=bench/perf-campaigns.yaml KAIROS_TCF_VENDOR_ID=1000 KAIROS_SHED_TARGET_LAG=-1ms \
     "${PIN_SERVER[@]}" "$KAIROS_BIN" >"$OUT/kairos-server.log" 2>&1 &
   SERVER_PID=$!; pids+=("$SERVER_PID")
   healthy "http://$KAIROS_ADDR/healthz" 60 || { echo "perf: Kairos did not become healthy:" >&2; tail -20 "$OUT/kairos-server.log" >&2; exit 1; }

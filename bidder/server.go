@@ -256,7 +256,7 @@ func (s *Server) Start(addr string) error {
 		s.bg.Add(1)
 		go func() {
 			defer s.bg.Done()
-			s.shed.run(s.stop, time.Now)
+			s.shed.run(s.stop)
 		}()
 	}
 	go func() { s.done <- s.srv.Serve(ln) }()

@@ -2,27 +2,31 @@ package bidder
 
 import (
 	"math"
+	"runtime"
+	"runtime/metrics"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // Overload shedding. When requests arrive faster than Kairos can decide them,
-// they wait in the Go scheduler's run queue (and the kernel's socket buffers)
-// before the handler runs, and every answer drifts past its deadline. The
-// shedder measures that wait directly: a ticker goroutine notes how late it is
-// woken, which is how long a runnable goroutine waits for a processor. While
-// the lag stays above the target, the share of requests answered at once with
-// a no-bid (before decoding, the cheapest answer there is) grows; when the lag
-// falls back it shrinks, so throughput settles just below capacity and the
-// requests still decided are answered in time.
+// the goroutines of their connections queue for a processor and every answer
+// drifts past its deadline. The shedder watches that queue through the Go
+// runtime's own record of how long runnable goroutines waited to run
+// (runtime/metrics /sched/latencies:seconds): while the 90th percentile of
+// the waits of the last interval stays above the target, or the process uses
+// all of its processors' time, the share of
+// requests answered at once with a no-bid (before decoding, the cheapest
+// answer there is) grows; when it falls back the share shrinks, so
+// throughput settles just below capacity and the requests still decided are
+// answered in time. (A ticker measuring its own lateness would not do: a
+// goroutine woken by a timer runs next, ahead of the queue.)
 
 // ShedConfig tunes overload shedding. Zero values mean the defaults.
 type ShedConfig struct {
-	// TargetLag is the scheduling lag above which requests are shed
-	// (default 10ms; negative disables shedding). Keep it well below the
-	// deadline budget: a closed-loop load of 64 connections on one core queues
-	// about 2-3ms and needs no shedding, while an open-loop overload drives the
-	// lag past any target within milliseconds.
+	// TargetLag is the 90th percentile of goroutine scheduling latency above
+	// which requests are shed (default 5ms; negative disables shedding). Keep
+	// it well below the deadline budget.
 	TargetLag time.Duration
 	// Interval is how often the lag is sampled and the shed share adjusted
 	// (default 5ms).
@@ -31,7 +35,7 @@ type ShedConfig struct {
 
 func (c *ShedConfig) setDefaults() {
 	if c.TargetLag == 0 {
-		c.TargetLag = 10 * time.Millisecond
+		c.TargetLag = 5 * time.Millisecond
 	}
 	if c.Interval == 0 {
 		c.Interval = 5 * time.Millisecond
@@ -88,21 +92,106 @@ func (s *shedder) shed(rnd uint64) bool {
 	return p > 0 && float64(rnd>>11)/(1<<53) < p
 }
 
-// run samples the scheduling lag until stop closes.
-func (s *shedder) run(stop <-chan struct{}, now func() time.Time) {
+// schedLatencies is the runtime metric of how long runnable goroutines
+// waited before running.
+const schedLatencies = "/sched/latencies:seconds"
+
+// minWaits is the fewest goroutine waits an interval needs for its
+// percentile to count; fewer means an idle process.
+const minWaits = 20
+
+// run samples the scheduling latency until stop closes.
+func (s *shedder) run(stop <-chan struct{}) {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
-	last := now()
+	sample := []metrics.Sample{{Name: schedLatencies}}
+	var prev []uint64
+	var cpu cpuMeter
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
 		}
-		at := now()
-		// A ticker that fell behind drops ticks, so lateness is measured
-		// against the previous wake-up, not the tick's own timestamp.
-		s.observe(max(at.Sub(last)-s.cfg.Interval, 0))
-		last = at
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindFloat64Histogram {
+			return // not supported by this runtime: never shed
+		}
+		h := sample[0].Value.Float64Histogram()
+		lag, ok := quantileSince(h, prev, 0.9)
+		prev = append(prev[:0], h.Counts...)
+		if !ok {
+			lag = 0
+		}
+		// A saturated processor is overload too, even before a queue shows:
+		// with a bounded number of connections the queue cannot grow past
+		// them, and every request waits behind all of them.
+		if busy := cpu.busy(); busy >= saturated {
+			lag = max(lag, s.cfg.TargetLag+1)
+		}
+		s.observe(lag)
 	}
+}
+
+// saturated is the share of its processors' time above which the process
+// counts as saturated.
+const saturated = 0.97
+
+// cpuMeter measures the process's CPU use between calls.
+type cpuMeter struct {
+	lastCPU, lastWall time.Duration
+}
+
+// busy returns the share of GOMAXPROCS processors' time the process used
+// since the previous call (0 on the first).
+func (m *cpuMeter) busy() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	wall := time.Duration(nanotime())
+	dc, dw := cpu-m.lastCPU, wall-m.lastWall
+	first := m.lastWall == 0
+	m.lastCPU, m.lastWall = cpu, wall
+	if first || dw <= 0 {
+		return 0
+	}
+	return float64(dc) / (float64(dw) * float64(runtime.GOMAXPROCS(0)))
+}
+
+// nanotime is a monotonic clock reading in nanoseconds.
+func nanotime() int64 { return int64(time.Since(processStart)) }
+
+var processStart = time.Now()
+
+// quantileSince returns the q-quantile of the waits counted in h since the
+// counts prev (the upper bound of its bucket), and false when fewer than
+// minWaits were counted.
+func quantileSince(h *metrics.Float64Histogram, prev []uint64, q float64) (time.Duration, bool) {
+	var total uint64
+	for i, c := range h.Counts {
+		if i < len(prev) {
+			c -= prev[i]
+		}
+		total += c
+	}
+	if total < minWaits {
+		return 0, false
+	}
+	want := uint64(math.Ceil(q * float64(total)))
+	var seen uint64
+	for i, c := range h.Counts {
+		if i < len(prev) {
+			c -= prev[i]
+		}
+		if seen += c; seen >= want {
+			upper := h.Buckets[i+1]
+			if math.IsInf(upper, 1) {
+				upper = h.Buckets[i]
+			}
+			return time.Duration(upper * float64(time.Second)), true
+		}
+	}
+	return 0, false
 }

@@ -1,6 +1,8 @@
 package bidder
 
 import (
+	"math"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -89,4 +91,24 @@ func TestShedRequest(t *testing.T) {
 	if status, _, _ := do(s, `{not json`); status != 400 {
 		t.Fatalf("after recovery a malformed request gets %d, want 400", status)
 	}
+}
+
+func TestQuantileSince(t *testing.T) {
+	ms := func(v float64) float64 { return v / 1000 }
+	h := &metrics.Float64Histogram{
+		Buckets: []float64{0, ms(1), ms(2), ms(5), ms(10), math.Inf(1)},
+		Counts:  []uint64{50, 30, 10, 5, 5},
+	}
+	f := func(prev []uint64, q float64, want time.Duration, wantOK bool) {
+		t.Helper()
+		got, ok := quantileSince(h, prev, q)
+		if got != want || ok != wantOK {
+			t.Fatalf("quantile %.2f since %v = %v %v, want %v %v", q, prev, got, ok, want, wantOK)
+		}
+	}
+	f(nil, 0.5, time.Millisecond, true)                          // 50 of 100 waits under 1ms
+	f(nil, 0.9, 5*time.Millisecond, true)                        // the 90th wait is in 2-5ms
+	f(nil, 0.99, 10*time.Millisecond, true)                      // the last bucket is open: its lower bound
+	f([]uint64{45, 25, 5, 0, 0}, 0.9, 10*time.Millisecond, true) // since prev, waits spread evenly
+	f([]uint64{45, 30, 10, 5, 5}, 0.9, 0, false)                 // five new waits are too few to judge
 }

@@ -139,7 +139,7 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		dur(&c.MaxTmax, "max-tmax", "KAIROS_MAX_TMAX", time.Second, "upper bound on any request's tmax"),
 		dur(&c.NetworkReserve, "network-reserve", "KAIROS_NETWORK_RESERVE", 15*time.Millisecond, "time kept back from tmax for the network"),
 		dur(&c.LookupTimeout, "lookup-timeout", "KAIROS_LOOKUP_TIMEOUT", 20*time.Millisecond, "longest wait for a profile lookup within the deadline"),
-		dur(&c.ShedTargetLag, "shed-target-lag", "KAIROS_SHED_TARGET_LAG", 10*time.Millisecond, "scheduling lag above which bid requests are shed with fast no-bids (negative: never shed)"),
+		dur(&c.ShedTargetLag, "shed-target-lag", "KAIROS_SHED_TARGET_LAG", 5*time.Millisecond, "90th percentile of goroutine scheduling latency above which bid requests are shed with fast no-bids, as when the CPU is saturated (negative: never shed)"),
 		dur(&c.Resync, "campaign-resync", "KAIROS_CAMPAIGN_RESYNC", 5*time.Second, "full campaign reload period (changes arrive at once by pub/sub)"),
 		dur(&c.CacheTTL, "profile-cache-ttl", "KAIROS_PROFILE_CACHE_TTL", time.Second, "how long a looked-up profile is cached in process"),
 		dur(&c.ShutdownWait, "shutdown-wait", "KAIROS_SHUTDOWN_WAIT", 10*time.Second, "how long a graceful stop waits for in-flight requests"),
