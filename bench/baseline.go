@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bytedance/sonic"
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -21,6 +22,11 @@ type BaselineConfig struct {
 	// generator's own ceiling, so a run can prove the generator is not the
 	// bottleneck when it drives the decoding baseline.
 	NoDecode bool
+	// Work is busy CPU work done per decoded request, on top of decoding. It
+	// shows what extra work costs in the kernel too: a slower server leaves
+	// its load generator idle more often, and on this kind of machine waking
+	// an idle peer makes each response's write dearer (README, Performance).
+	Work time.Duration
 }
 
 // Baseline is the speed reference for Kairos: a fasthttp server that decodes
@@ -29,7 +35,9 @@ type BaselineConfig struct {
 type Baseline struct {
 	srv       *fasthttp.Server
 	noDecode  bool
-	pool      sync.Pool // *openrtb2.BidRequest
+	work      time.Duration
+	spun      atomic.Uint64 // keeps the busy loop from being optimised away
+	pool      sync.Pool     // *openrtb2.BidRequest
 	decoded   atomic.Uint64
 	malformed atomic.Uint64
 }
@@ -41,7 +49,7 @@ func NewBaseline(cfg BaselineConfig) *Baseline {
 	}
 	// Compile sonic's decoder now rather than during the first, measured requests.
 	_ = sonic.Pretouch(reflect.TypeFor[openrtb2.BidRequest]())
-	b := &Baseline{noDecode: cfg.NoDecode}
+	b := &Baseline{noDecode: cfg.NoDecode, work: cfg.Work}
 	b.pool.New = func() any { return new(openrtb2.BidRequest) }
 	b.srv = &fasthttp.Server{
 		Handler:               b.Handle,
@@ -79,6 +87,9 @@ func (b *Baseline) Handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		b.decoded.Add(1)
+		if b.work > 0 {
+			b.spin()
+		}
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 	case "/healthz":
 		ctx.SetStatusCode(fasthttp.StatusOK)
@@ -86,6 +97,15 @@ func (b *Baseline) Handle(ctx *fasthttp.RequestCtx) {
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 	}
+}
+
+// spin keeps the CPU busy for b.work.
+func (b *Baseline) spin() {
+	n := uint64(0)
+	for end := time.Now().Add(b.work); time.Now().Before(end); {
+		n++
+	}
+	b.spun.Add(n)
 }
 
 // handleReadError answers requests the server could not read, with 413 for

@@ -78,8 +78,10 @@ healthy() {
   return 1
 }
 
-# cpu_ticks PID prints the user+system clock ticks the process has used.
+# cpu_ticks PID prints the user+system clock ticks the process has used;
+# sys_ticks PID the system (kernel) ones alone.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
 # core_ticks CPU prints "busy total" clock ticks of one core, from /proc/stat.
 core_ticks() { awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
 HZ=$(getconf CLK_TCK)
@@ -143,13 +145,14 @@ attack() {
   local apid=$!
   if [ -n "$pid" ]; then
     sleep 1
-    local t0 l0 s0 t1 l1 s1 c0 c1
-    t0=$(cpu_ticks "$pid"); l0=$(cpu_ticks "$apid"); c0=$(core_ticks "$SERVER_CPU"); s0=$(date +%s.%N)
+    local t0 l0 s0 t1 l1 s1 c0 c1 k0 k1
+    t0=$(cpu_ticks "$pid"); l0=$(cpu_ticks "$apid"); c0=$(core_ticks "$SERVER_CPU"); k0=$(sys_ticks "$pid"); s0=$(date +%s.%N)
     sleep $((SECS > 3 ? SECS - 2 : 1))
-    t1=$(cpu_ticks "$pid"); l1=$(cpu_ticks "$apid"); c1=$(core_ticks "$SERVER_CPU"); s1=$(date +%s.%N)
+    t1=$(cpu_ticks "$pid"); l1=$(cpu_ticks "$apid"); c1=$(core_ticks "$SERVER_CPU"); k1=$(sys_ticks "$pid"); s1=$(date +%s.%N)
     echo "$c0 $c1" | awk '{ printf "%.0f\n", 100 * ($3 - $1) / ($4 - $2) }' >"$OUT/$label.corebusy"
     percent() { awk -v t="$1" -v hz="$HZ" -v s0="$s0" -v s1="$s1" 'BEGIN { printf "%.0f\n", 100 * t / hz / (s1 - s0) }'; }
     percent $((t1 - t0)) >"$OUT/$label.cpu"
+    percent $((k1 - k0)) >"$OUT/$label.syscpu"
     percent $((l1 - l0)) >"$OUT/$label.loadcpu"
   fi
   wait "$apid" || { echo "perf: attack $label failed:" >&2; cat "$OUT/$label.log" >&2; exit 1; }
@@ -221,6 +224,11 @@ if [ -n "$KAIROS_BIN" ]; then
   stop_server
 fi
 
+echo "== the kernel's share per request as server work grows: baseline with 25us of busy work, closed loop, $DURATION"
+start_baseline -work 25us
+attack work-max "$BASE_ADDR" 0 "$SERVER_PID"
+stop_server
+
 {
   echo "Load generator on core $LOAD_CPU, server on core $SERVER_CPU (pinned: $([ "$PIN" = 1 ] && echo yes || echo no)),"
   echo "$CORPUS_N generated requests (seed $SEED, ${KNOWN} of them from 100k imported known users), $DURATION per run,"
@@ -251,6 +259,14 @@ fi
     echo
     echo "Kairos rows skipped: cmd/kairos is missing or does not build."
   fi
+  echo
+  # Kernel time per request: the same decode-only server with 25us of busy
+  # work per request pays more in the kernel per request, not just 25us more.
+  for l in baseline-max work-max kairos-max; do
+    [ -f "$OUT/$l.syscpu" ] || continue
+    q=$(get throughput "$l")
+    echo "- $l: $(printf '%.0f' "$q") req/s, server CPU $(us_per_req "$(cat "$OUT/$l.cpu")" "$q") µs per request, of which kernel $(us_per_req "$(cat "$OUT/$l.syscpu")" "$q") µs"
+  done
   echo
   echo "Load generator ceiling against a null server (no decoding): $(printf '%.0f' "$NULL_QPS") req/s," \
     "$(ratio "$BASE_QPS" "$NULL_QPS") the baseline's rate."

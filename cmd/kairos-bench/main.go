@@ -348,6 +348,7 @@ func baselineCmd(args []string, stdout, stderr io.Writer) error {
 	maxBody := fs.Int("max-body", 1<<20, "largest request body in bytes (larger gets 413)")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until SIGINT or SIGTERM)")
 	noDecode := fs.Bool("no-decode", false, "answer 204 without decoding: a null server that measures the load generator's own ceiling")
+	work := fs.Duration("work", 0, "busy CPU work per decoded request, e.g. 25us: shows the kernel's share per request growing with server work")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -355,7 +356,7 @@ func baselineCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b := bench.NewBaseline(bench.BaselineConfig{MaxBodySize: *maxBody, NoDecode: *noDecode})
+	b := bench.NewBaseline(bench.BaselineConfig{MaxBodySize: *maxBody, NoDecode: *noDecode, Work: *work})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *duration > 0 {
