@@ -2,7 +2,6 @@ package bidder
 
 import (
 	"math"
-	"os"
 	"runtime"
 	"runtime/metrics"
 	"sync/atomic"
@@ -108,7 +107,6 @@ func (s *shedder) run(stop <-chan struct{}) {
 	sample := []metrics.Sample{{Name: schedLatencies}}
 	var prev []uint64
 	var cpu cpuMeter
-	var host hostMeter
 	for {
 		select {
 		case <-stop:
@@ -127,9 +125,8 @@ func (s *shedder) run(stop <-chan struct{}) {
 		}
 		// A saturated processor is overload too, even before a queue shows:
 		// with a bounded number of connections the queue cannot grow past
-		// them, and every request waits behind all of them. So is a machine
-		// with no idle time left, when Kairos shares it: it cannot get more.
-		if cpu.busy() >= saturated || host.idle() <= 1-saturated {
+		// them, and every request waits behind all of them.
+		if busy := cpu.busy(); busy >= saturated {
 			lag = max(lag, s.cfg.TargetLag+1)
 		}
 		s.observe(lag)
@@ -161,67 +158,6 @@ func (m *cpuMeter) busy() float64 {
 		return 0
 	}
 	return float64(dc) / (float64(dw) * float64(runtime.GOMAXPROCS(0)))
-}
-
-// hostMeter measures the machine's idle share between calls, from
-// /proc/stat (Linux); elsewhere it always reports the machine idle.
-type hostMeter struct {
-	lastIdle, lastTotal uint64
-	buf                 [512]byte
-}
-
-// idle returns the share of the machine's CPU time that was idle since the
-// previous call (1 on the first, or when it cannot tell).
-func (m *hostMeter) idle() float64 {
-	f, err := os.Open("/proc/stat")
-	if err != nil {
-		return 1
-	}
-	n, _ := f.Read(m.buf[:])
-	f.Close()
-	idle, total, ok := parseCPULine(m.buf[:n])
-	if !ok {
-		return 1
-	}
-	di, dt := idle-m.lastIdle, total-m.lastTotal
-	first := m.lastTotal == 0
-	m.lastIdle, m.lastTotal = idle, total
-	if first || dt == 0 {
-		return 1
-	}
-	return float64(di) / float64(dt)
-}
-
-// parseCPULine reads the first line of /proc/stat, "cpu user nice system
-// idle iowait irq softirq steal ...", into idle (idle + iowait) and total
-// clock ticks.
-func parseCPULine(b []byte) (idle, total uint64, ok bool) {
-	if len(b) < 4 || string(b[:4]) != "cpu " {
-		return 0, 0, false
-	}
-	field := 0
-	var v uint64
-	in := false
-	for _, c := range b[4:] {
-		switch {
-		case c >= '0' && c <= '9':
-			v, in = v*10+uint64(c-'0'), true
-			continue
-		case in:
-			if field < 8 { // guest time is already counted in user
-				total += v
-				if field == 3 || field == 4 {
-					idle += v
-				}
-			}
-			field++
-			v, in = 0, false
-		}
-		if c == '\n' {
-			break
-		}
-	}
-	return idle, total, field >= 4
 }
 
 // nanotime is a monotonic clock reading in nanoseconds.

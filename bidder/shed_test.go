@@ -112,13 +112,3 @@ func TestQuantileSince(t *testing.T) {
 	f([]uint64{45, 25, 5, 0, 0}, 0.9, 10*time.Millisecond, true) // since prev, waits spread evenly
 	f([]uint64{45, 30, 10, 5, 5}, 0.9, 0, false)                 // five new waits are too few to judge
 }
-
-func TestParseCPULine(t *testing.T) {
-	idle, total, ok := parseCPULine([]byte("cpu  100 5 50 800 20 3 2 10 7 0\ncpu0 50 2 25 400 10 1 1 5 3 0\n"))
-	if !ok || idle != 820 || total != 990 {
-		t.Fatalf("idle %d total %d ok %v, want 820 990 true (guest time not counted twice)", idle, total, ok)
-	}
-	if _, _, ok := parseCPULine([]byte("intr 12345")); ok {
-		t.Fatal("a line that is not the cpu line parsed")
-	}
-}
