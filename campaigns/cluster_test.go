@@ -13,8 +13,8 @@ import (
 )
 
 // TestClusterChangesReachInstances: on a real Redis Cluster, a change stored
-// through one instance reaches another's Watcher by pub/sub within a second
-// (the periodic resync is an hour away, so only the message can bring it).
+// through one instance reaches another's Watcher by pub/sub (the periodic
+// resync is an hour away, so only the message can bring it).
 func TestClusterChangesReachInstances(t *testing.T) {
 	a := storagetest.OpenCluster(t)
 	b, err := storage.Open(t.Context(), storage.Config{URL: storagetest.ClusterURL(t), Prefix: a.Keys.Prefix})
@@ -49,7 +49,10 @@ func checkChangesReach(t *testing.T, a, b *storage.Redis) {
 	<-changed // the initial load
 	waitFor := func(what string, ok func(*Index) bool) {
 		t.Helper()
-		deadline := time.After(time.Second)
+		// The contract is a second (cmd/kairos's two-instance test measures
+		// it without the race detector); under -race on a busy 2-core CI
+		// machine a cluster's pub/sub has been seen to take longer.
+		deadline := time.After(3 * time.Second)
 		for {
 			select {
 			case ix := <-changed:
@@ -57,7 +60,7 @@ func checkChangesReach(t *testing.T, a, b *storage.Redis) {
 					return
 				}
 			case <-deadline:
-				t.Fatalf("%s did not reach the other instance within 1s (active: %d)", what, w.Index().Len())
+				t.Fatalf("%s did not reach the other instance within 3s (active: %d)", what, w.Index().Len())
 			}
 		}
 	}
