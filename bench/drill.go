@@ -125,6 +125,17 @@ type DrillRow struct {
 	Resumed time.Duration
 }
 
+// add counts window w into r (its no-bid reasons aside).
+func (r *DrillRow) add(w *Window) {
+	r.Requests += w.Requests
+	r.Late += w.Late
+	r.LateSent += w.LateSent
+	r.GenLag = max(r.GenLag, w.GenLag)
+	r.Errors += w.Errors
+	r.Status5xx += w.Status5xx
+	r.Bids += w.Bids
+}
+
 // Pass reports whether the row meets the drill's checks: no answer late from
 // its send, no 5xx, settled spend within budget, bidding back within 5
 // seconds. Lateness the load generator causes by falling behind (Late beyond
@@ -164,13 +175,7 @@ func DrillTable(ws []Window, evs []DrillEvent, extra func(path string) ([]Window
 			if w.Start.Before(s.start) || (!s.next.IsZero() && !w.Start.Before(s.next)) {
 				continue
 			}
-			r.Requests += w.Requests
-			r.Late += w.Late
-			r.LateSent += w.LateSent
-			r.GenLag = max(r.GenLag, w.GenLag)
-			r.Errors += w.Errors
-			r.Status5xx += w.Status5xx
-			r.Bids += w.Bids
+			r.add(&w)
 			for k, n := range w.NoBidReasons {
 				r.NoBids[k] += n
 			}
@@ -211,14 +216,8 @@ func DrillTable(ws []Window, evs []DrillEvent, extra func(path string) ([]Window
 				if err != nil {
 					return nil, err
 				}
-				for _, x := range xs {
-					r.Requests += x.Requests
-					r.Late += x.Late
-					r.LateSent += x.LateSent
-					r.GenLag = max(r.GenLag, x.GenLag)
-					r.Errors += x.Errors
-					r.Status5xx += x.Status5xx
-					r.Bids += x.Bids
+				for k := range xs {
+					r.add(&xs[k])
 				}
 			}
 		}

@@ -45,10 +45,10 @@ type reqState struct {
 	consent  consent.Decision
 	schain   quality.SChainStatus
 	detail   string // the screen's reason for invalid traffic, for reports
-	// notice is the bid being assembled, for TrackingURLs; signer is the
+	// notice is the bid being assembled, for TrackingURLs; srv is the
 	// server that signs its URLs.
 	notice pacing.Notice
-	signer *Server
+	srv    *Server
 }
 
 // rand returns the next number of the request's xorshift sequence, for pacing
@@ -109,7 +109,7 @@ func (st *reqState) reset() {
 	st.schain = quality.SChainStatus{}
 	st.detail = ""
 	st.notice = pacing.Notice{}
-	st.signer = nil
+	st.srv = nil
 }
 
 // auction decides the request: it fills st.bids and returns ReasonNone, or
@@ -555,7 +555,7 @@ func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Rea
 		n.CreativeID = cand.cr.ID
 		// The click and impression URLs name the variant, which the
 		// assembler chooses: it asks st (TrackingURLs) once it has.
-		st.notice, st.signer = n, s
+		st.notice, st.srv = n, s
 		st.cimp.Tracker = st
 	} else {
 		b.idLen = len(s.nextBidID(b.id[:0]))
@@ -603,7 +603,7 @@ func (st *reqState) TrackingURLs(v creatives.Variant) (click, impression string)
 	n.VariantPhase = uint8(v.Phase)
 	var ends [2]int
 	start = len(st.urls)
-	st.urls = st.signer.deps.Signer.AppendNoticeURLs(st.urls, st.signer.cfg.PublicURL, n, adKinds[:], ends[:])
+	st.urls = st.srv.deps.Signer.AppendNoticeURLs(st.urls, st.srv.cfg.PublicURL, n, adKinds[:], ends[:])
 	return unsafeString(st.urls[start:ends[0]]), unsafeString(st.urls[ends[0]:ends[1]])
 }
 

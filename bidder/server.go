@@ -1,21 +1,20 @@
 package bidder
 
 import (
-	"reflect"
-	"strings"
-
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/bytedance/sonic"
-	"github.com/prebid/openrtb/v20/openrtb2"
+	mrand "math/rand/v2"
 	"net"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/bytedance/sonic"
 	"github.com/kairos-rtb/kairos/campaigns"
 	"github.com/kairos-rtb/kairos/consent"
 	"github.com/kairos-rtb/kairos/creatives"
@@ -26,6 +25,7 @@ import (
 	"github.com/kairos-rtb/kairos/reports"
 	"github.com/kairos-rtb/kairos/segments"
 	"github.com/kairos-rtb/kairos/shading"
+	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )
@@ -332,7 +332,7 @@ func (s *Server) HandleBid(ctx *fasthttp.RequestCtx) {
 	if m != nil {
 		m.Requests.Inc()
 	}
-	if s.shed.enabled() && s.shed.shed(mix64(s.seq.Add(1))) {
+	if s.shed.enabled() && s.shed.shed(mrand.Uint64()) {
 		s.shedRequest(ctx, start)
 		return
 	}
@@ -410,16 +410,6 @@ func (s *Server) shedRequest(ctx *fasthttp.RequestCtx, start time.Time) {
 	if m := s.deps.Metrics; m != nil {
 		m.Latency.Observe(s.now().Sub(start).Seconds())
 	}
-}
-
-// mix64 is the SplitMix64 finaliser: a well-spread draw from a counter.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
 
 func (s *Server) noBid(ctx *fasthttp.RequestCtx, r Reason) {

@@ -139,7 +139,8 @@ const saturated = 0.97
 
 // cpuMeter measures the process's CPU use between calls.
 type cpuMeter struct {
-	lastCPU, lastWall time.Duration
+	lastCPU  time.Duration
+	lastWall time.Time
 }
 
 // busy returns the share of GOMAXPROCS processors' time the process used
@@ -150,20 +151,15 @@ func (m *cpuMeter) busy() float64 {
 		return 0
 	}
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	wall := time.Duration(nanotime())
-	dc, dw := cpu-m.lastCPU, wall-m.lastWall
-	first := m.lastWall == 0
-	m.lastCPU, m.lastWall = cpu, wall
+	now := time.Now()
+	dc, dw := cpu-m.lastCPU, now.Sub(m.lastWall)
+	first := m.lastWall.IsZero()
+	m.lastCPU, m.lastWall = cpu, now
 	if first || dw <= 0 {
 		return 0
 	}
 	return float64(dc) / (float64(dw) * float64(runtime.GOMAXPROCS(0)))
 }
-
-// nanotime is a monotonic clock reading in nanoseconds.
-func nanotime() int64 { return int64(time.Since(processStart)) }
-
-var processStart = time.Now()
 
 // quantileSince returns the q-quantile of the waits counted in h since the
 // counts prev (the upper bound of its bucket), and false when fewer than

@@ -2,6 +2,7 @@ package bidder
 
 import (
 	"math"
+	"math/rand/v2"
 	"runtime/metrics"
 	"testing"
 	"time"
@@ -40,9 +41,10 @@ func TestShedderShare(t *testing.T) {
 
 func TestShedDraw(t *testing.T) {
 	s := newShedder(ShedConfig{})
+	rng := rand.New(rand.NewPCG(1, 2))
 	s.share.Store(0) // math.Float64bits(0)
 	for i := uint64(0); i < 1000; i++ {
-		if s.shed(mix64(i)) {
+		if s.shed(rng.Uint64()) {
 			t.Fatal("shed with share 0")
 		}
 	}
@@ -51,7 +53,7 @@ func TestShedDraw(t *testing.T) {
 	}
 	n := 0
 	for i := uint64(0); i < 100000; i++ {
-		if s.shed(mix64(i)) {
+		if s.shed(rng.Uint64()) {
 			n++
 		}
 	}
