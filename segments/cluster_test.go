@@ -44,7 +44,10 @@ func TestClusterLookups(t *testing.T) {
 			}
 			defer ri.Close()
 		}
-		ls[i] = NewLookup(ri, Config{CacheTTL: time.Hour, NegativeTTL: time.Hour}, prometheus.NewRegistry(), nil)
+		// This test checks what the lookups find, not how fast: a generous
+		// Timeout keeps a busy -race run from failing on the first
+		// connections to every node.
+		ls[i] = NewLookup(ri, Config{CacheTTL: time.Hour, NegativeTTL: time.Hour, Timeout: 5 * time.Second, RedisTimeout: 5 * time.Second}, prometheus.NewRegistry(), nil)
 		ls[i].onInvalidate = func(p string) { invalidated <- p }
 		if err := ls[i].Start(ctx); err != nil {
 			t.Fatal(err)
