@@ -64,15 +64,18 @@ type Decay struct {
 // the Redis key prefix comes from storage.Keys.
 type Config struct {
 	// CacheSize is the number of profiles the in-process cache holds
-	// (KAIROS_SEGMENTS_CACHE_SIZE); 0 = 100000, negative disables the cache.
+	// (KAIROS_PROFILE_CACHE_SIZE); 0 = 100000, negative disables the cache.
 	CacheSize int
 	// CacheTTL is how long a cached profile and its frequency counters are served
-	// without asking Redis (KAIROS_SEGMENTS_CACHE_TTL); default 1s. Changes made
-	// through Kairos invalidate entries on every instance at once; the TTL bounds
-	// staleness when an invalidation message is lost.
+	// without asking Redis (KAIROS_PROFILE_CACHE_TTL); default 10s. Changes made
+	// through Kairos (imports, puts, events, frequency counts on notices)
+	// invalidate entries on every instance at once, and a lookup that
+	// (re)subscribes to the invalidation channel after a lost connection empties
+	// its cache, since messages sent meanwhile are lost; the TTL bounds
+	// staleness only for changes written to Redis behind Kairos's back.
 	CacheTTL time.Duration
 	// NegativeTTL is how long a "no such profile" answer is cached
-	// (KAIROS_SEGMENTS_NEGATIVE_TTL); default 500ms.
+	// (KAIROS_PROFILE_NEGATIVE_TTL); default 10s, invalidated like CacheTTL.
 	NegativeTTL time.Duration
 	// MaxBatch is the most lookups sent to Redis in one pipeline
 	// (KAIROS_SEGMENTS_MAX_BATCH); default 128.
@@ -83,8 +86,8 @@ type Config struct {
 	// MaxQueue is the most lookups waiting for a pipeline; beyond it Get fails
 	// with ErrOverloaded (KAIROS_SEGMENTS_MAX_QUEUE); default MaxBatch*MaxInFlight.
 	MaxQueue int
-	// Timeout bounds a lookup whose context has no deadline
-	// (KAIROS_SEGMENTS_TIMEOUT); default 50ms.
+	// Timeout bounds a lookup whose context has no deadline; default 50ms.
+	// (The bid path always passes one: KAIROS_LOOKUP_TIMEOUT within tmax.)
 	Timeout time.Duration
 	// RedisTimeout bounds a lookup pipeline, so a stuck Redis (or, on a
 	// cluster, a stuck node) frees the in-flight slots quickly
@@ -108,9 +111,9 @@ func (c *Config) Validate() error {
 		key string
 		d   time.Duration
 	}{
-		{"KAIROS_SEGMENTS_CACHE_TTL", c.CacheTTL},
-		{"KAIROS_SEGMENTS_NEGATIVE_TTL", c.NegativeTTL},
-		{"KAIROS_SEGMENTS_TIMEOUT", c.Timeout},
+		{"KAIROS_PROFILE_CACHE_TTL", c.CacheTTL},
+		{"KAIROS_PROFILE_NEGATIVE_TTL", c.NegativeTTL},
+		{"timeout", c.Timeout},
 		{"KAIROS_SEGMENTS_REDIS_TIMEOUT", c.RedisTimeout},
 		{"KAIROS_SEGMENTS_DEFAULT_TTL", c.DefaultTTL},
 		{"KAIROS_SEGMENTS_DECAY_INTENT", c.Decay.Intent},
@@ -153,8 +156,8 @@ func (c Config) withDefaults() Config {
 	if c.CacheSize == 0 {
 		c.CacheSize = 100000
 	}
-	def(&c.CacheTTL, time.Second)
-	def(&c.NegativeTTL, 500*time.Millisecond)
+	def(&c.CacheTTL, 10*time.Second)
+	def(&c.NegativeTTL, 10*time.Second)
 	def(&c.Timeout, 50*time.Millisecond)
 	def(&c.RedisTimeout, 250*time.Millisecond)
 	def(&c.DefaultTTL, 720*time.Hour)

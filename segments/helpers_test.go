@@ -88,6 +88,9 @@ func counterValue(tb testing.TB, reg *prometheus.Registry, name, result string) 
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if result == "" && len(m.GetLabel()) == 0 {
+				return m.GetCounter().GetValue()
+			}
 			for _, lp := range m.GetLabel() {
 				if lp.GetName() == "result" && lp.GetValue() == result {
 					return m.GetCounter().GetValue()

@@ -225,14 +225,28 @@ func (l *Lookup) Start(ctx context.Context) error {
 			return fmt.Errorf("subscribe %s: %w", l.channel, err)
 		}
 		l.pubsub = ps
-		ch := ps.Channel(redis.WithChannelSize(1024))
+		ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			for msg := range ch {
-				l.invalidate(msg.Payload)
-				if l.onInvalidate != nil {
-					l.onInvalidate(msg.Payload)
+			for m := range ch {
+				switch msg := m.(type) {
+				case *redis.Message:
+					l.invalidate(msg.Payload)
+					if l.onInvalidate != nil {
+						l.onInvalidate(msg.Payload)
+					}
+				case *redis.Subscription:
+					// The client lost its connection and subscribed again:
+					// invalidations published meanwhile are lost, so nothing
+					// cached before can be trusted.
+					if msg.Kind == "subscribe" {
+						l.m.resubscribes.Inc()
+						l.cache.flush()
+						if l.onInvalidate != nil {
+							l.onInvalidate("*")
+						}
+					}
 				}
 			}
 		}()

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -538,3 +540,83 @@ func benchGetRedis(b *testing.B, r *storage.Redis, names []string, cfg Config) {
 // benchParallelism is goroutines per CPU in BenchmarkLookupGetRedis: a bidder
 // has many requests waiting on lookups at once.
 var benchParallelism = 16
+
+// TestResubscribeEmptiesCache checks that a Lookup whose invalidation
+// connection was lost empties its cache once it has subscribed again:
+// invalidations published while it was away never reach it.
+func TestResubscribeEmptiesCache(t *testing.T) {
+	base := testRedis(t)
+	if base.Embedded != nil {
+		t.Skip("needs a real Redis to kill the subscriber's connection")
+	}
+	ctx := context.Background()
+	name := fmt.Sprintf("kt-resub-%08x", rand.Uint32())
+	r, err := storage.Open(ctx, storage.Config{URL: realRedis + "?client_name=" + name, Prefix: base.Keys.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	reg := prometheus.NewRegistry()
+	l := NewLookup(r, Config{CacheTTL: time.Hour, NegativeTTL: time.Hour}, reg, nil)
+	invalidated := make(chan string, 10)
+	l.onInvalidate = func(p string) { invalidated <- p }
+	waitFor := func(want string) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case p := <-invalidated:
+				if p == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no invalidation %q", want)
+			}
+		}
+	}
+	if err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	s := NewStore(base, Config{}, nil)
+	if err := s.Put(ctx, Profile{User: "u-1", Phase: PhaseAwareness}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("u-1")
+	var res Result
+	for _, want := range []bool{false, true} { // fetched, then cached
+		if err := l.Get(ctx, "u-1", &res); err != nil || res.Cached != want || res.Profile.Phase != PhaseAwareness {
+			t.Fatalf("get: %v, cached %v, phase %v", err, res.Cached, res.Profile.Phase)
+		}
+	}
+	// Kill the subscriber's connection, then change the profile while it is
+	// away (a Put publishes an invalidation nobody receives).
+	list, err := base.Client.ClientList(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	for _, line := range strings.Split(list, "\n") {
+		if !strings.Contains(line, " name="+name+" ") || !strings.Contains(line, " cmd=subscribe") {
+			continue
+		}
+		id, _, _ := strings.Cut(strings.TrimPrefix(line, "id="), " ")
+		if err := base.Client.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
+			t.Fatal(err)
+		}
+		killed++
+	}
+	if killed != 1 {
+		t.Fatalf("killed %d subscriber connections named %s", killed, name)
+	}
+	if err := s.Put(ctx, Profile{User: "u-1", Phase: PhaseIntent}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("*") // the cache emptied after subscribing again
+	if err := l.Get(ctx, "u-1", &res); err != nil || res.Cached || res.Profile.Phase != PhaseIntent {
+		t.Fatalf("after resubscribing: %v, cached %v, phase %v", err, res.Cached, res.Profile.Phase)
+	}
+	if n := counterValue(t, reg, "kairos_segments_resubscribes_total", ""); n != 1 {
+		t.Errorf("resubscribes counted %v, want 1", n)
+	}
+}

@@ -17,6 +17,7 @@ type metrics struct {
 	errors        prometheus.Counter
 	batchSize     prometheus.Histogram
 	invalidations prometheus.Counter
+	resubscribes  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
@@ -39,8 +40,12 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
 			Name: "kairos_segments_invalidations_total",
 			Help: "Cache invalidation messages received.",
 		}),
+		resubscribes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kairos_segments_resubscribes_total",
+			Help: "Times the invalidation channel was subscribed again after a lost connection; each empties the cache.",
+		}),
 	}
-	cols := []prometheus.Collector{m.latency, m.batchSize, m.invalidations, lookups}
+	cols := []prometheus.Collector{m.latency, m.batchSize, m.invalidations, lookups, m.resubscribes}
 	if entries != nil {
 		cols = append(cols, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "kairos_segments_cache_entries",
@@ -56,6 +61,7 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
 	m.batchSize = cols[1].(prometheus.Histogram)
 	m.invalidations = cols[2].(prometheus.Counter)
 	lookups = cols[3].(*prometheus.CounterVec)
+	m.resubscribes = cols[4].(prometheus.Counter)
 	m.hit = lookups.WithLabelValues("hit")
 	m.miss = lookups.WithLabelValues("miss")
 	m.timeout = lookups.WithLabelValues("timeout")

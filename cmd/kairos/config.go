@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kairos-rtb/kairos/campaigns"
+	"github.com/kairos-rtb/kairos/segments"
 )
 
 // config is everything the kairos binary can be told, from flags with
@@ -29,8 +30,9 @@ type config struct {
 	MaxBodyBytes   int
 	CurrencyRates  string
 	Resync         time.Duration
-	CacheSize      int
-	CacheTTL       time.Duration
+	// Segments holds the profile store, lookup and cache settings
+	// (KAIROS_PROFILE_CACHE_*, KAIROS_SEGMENTS_*).
+	Segments segments.Config
 	LogLevel       string
 	ShutdownWait   time.Duration
 	LookupTimeout  time.Duration
@@ -141,7 +143,14 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		dur(&c.LookupTimeout, "lookup-timeout", "KAIROS_LOOKUP_TIMEOUT", 20*time.Millisecond, "longest wait for a profile lookup within the deadline"),
 		dur(&c.ShedTargetLag, "shed-target-lag", "KAIROS_SHED_TARGET_LAG", 5*time.Millisecond, "90th percentile of goroutine scheduling latency above which bid requests are shed with fast no-bids, as when the CPU is saturated (negative: never shed)"),
 		dur(&c.Resync, "campaign-resync", "KAIROS_CAMPAIGN_RESYNC", 5*time.Second, "full campaign reload period (changes arrive at once by pub/sub)"),
-		dur(&c.CacheTTL, "profile-cache-ttl", "KAIROS_PROFILE_CACHE_TTL", time.Second, "how long a looked-up profile is cached in process"),
+		dur(&c.Segments.CacheTTL, "profile-cache-ttl", "KAIROS_PROFILE_CACHE_TTL", 10*time.Second, "how long a looked-up profile and its frequency counts are served from the process's cache; changes made through Kairos invalidate it on every instance at once"),
+		dur(&c.Segments.NegativeTTL, "profile-negative-ttl", "KAIROS_PROFILE_NEGATIVE_TTL", 10*time.Second, "how long a user without a profile is cached as such (also invalidated by changes)"),
+		dur(&c.Segments.RedisTimeout, "segments-redis-timeout", "KAIROS_SEGMENTS_REDIS_TIMEOUT", 250*time.Millisecond, "bound on one lookup pipeline, so a stuck Redis frees its slots"),
+		dur(&c.Segments.DefaultTTL, "segments-default-ttl", "KAIROS_SEGMENTS_DEFAULT_TTL", 720*time.Hour, "profile lifetime when an import line or put names none; events extend a profile to it"),
+		dur(&c.Segments.Decay.Intent, "segments-decay-intent", "KAIROS_SEGMENTS_DECAY_INTENT", 7*24*time.Hour, "intent falls back to consideration after this long without add_to_cart or checkout"),
+		dur(&c.Segments.Decay.Consideration, "segments-decay-consideration", "KAIROS_SEGMENTS_DECAY_CONSIDERATION", 30*24*time.Hour, "consideration falls back to awareness after this long without a product view or stronger signal"),
+		dur(&c.Segments.Decay.Purchased, "segments-decay-purchased", "KAIROS_SEGMENTS_DECAY_PURCHASED", 90*24*time.Hour, "purchased falls back after this long"),
+		dur(&c.Segments.Decay.Awareness, "segments-decay-awareness", "KAIROS_SEGMENTS_DECAY_AWARENESS", 0, "awareness falls back to unknown after this long without any signal; 0 = never (the profile's TTL ends it)"),
 		dur(&c.ShutdownWait, "shutdown-wait", "KAIROS_SHUTDOWN_WAIT", 10*time.Second, "how long a graceful stop waits for in-flight requests"),
 		// Pacing durations run on the pacing clock, so a time-compressed test
 		// (KAIROS_CLOCK_SPEED) shortens them in real time unless it sets them.
@@ -153,7 +162,11 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		dur(&c.PacingIdleReturn, "pacing-idle-return", "KAIROS_PACING_IDLE_RETURN", 0, "how long a campaign may go without bids before its unused lease goes back; 0 = 30s"),
 		num(&c.MaxBodyBytes, "max-body-bytes", "KAIROS_MAX_BODY_BYTES", 256<<10, "largest bid request body, after decompression"),
 		num(&c.VendorID, "tcf-vendor-id", "KAIROS_TCF_VENDOR_ID", 0, "Kairos's IAB TCF vendor id; 0 = none, so GDPR requests get no bid"),
-		num(&c.CacheSize, "profile-cache-size", "KAIROS_PROFILE_CACHE_SIZE", 100_000, "profiles cached in process"),
+		num(&c.Segments.CacheSize, "profile-cache-size", "KAIROS_PROFILE_CACHE_SIZE", 100_000, "profiles cached in process; negative = no cache"),
+		num(&c.Segments.MaxBatch, "segments-max-batch", "KAIROS_SEGMENTS_MAX_BATCH", 128, "most profile lookups in one Redis pipeline"),
+		num(&c.Segments.MaxInFlight, "segments-max-in-flight", "KAIROS_SEGMENTS_MAX_IN_FLIGHT", 4, "most lookup pipelines in flight at once"),
+		num(&c.Segments.MaxQueue, "segments-max-queue", "KAIROS_SEGMENTS_MAX_QUEUE", 0, "most lookups waiting for a pipeline, beyond which a bid is decided without its profile; 0 = max batch x max in flight"),
+		num(&c.Segments.ImportChunk, "segments-import-chunk", "KAIROS_SEGMENTS_IMPORT_CHUNK", 1000, "profiles per import pipeline"),
 		onOff(&c.Bandit, "bandit", "KAIROS_BANDIT", true, "choose creative variants by Thompson sampling on clicks and purchases; off = a stable hash per user (the bandit still counts)"),
 		flt(&c.BanditExplore, "bandit-explore", "KAIROS_BANDIT_EXPLORE", 0.05, "share of creative choices made uniformly at random, 0 to below 1"),
 		flt(&c.HoldoutShare, "holdout-share", "KAIROS_HOLDOUT_SHARE", 0, "share of each campaign's users held out (ghost bids) to measure lift, 0 to 0.5; a campaign's holdout.share overrides it"),
@@ -203,6 +216,9 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		return nil, fmt.Errorf("KAIROS_HOLDOUT_SHARE: %g: want 0 (none) to %g", c.HoldoutShare, campaigns.MaxHoldoutShare)
 	case !(c.ShadingMaxWinLoss > 0 && c.ShadingMaxWinLoss <= 1):
 		return nil, fmt.Errorf("KAIROS_SHADING_MAX_WIN_LOSS: %g: want above 0 up to 1 (KAIROS_SHADING=off bids unshaded)", c.ShadingMaxWinLoss)
+	}
+	if err := c.Segments.Validate(); err != nil {
+		return nil, err
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen

@@ -382,3 +382,38 @@ func waitReport(t *testing.T, in *instance, path string, ok func(body string) bo
 	}
 	t.Fatalf("%s never showed what was expected within 10s; last:\n%s", path, body)
 }
+
+// TestSegmentsConfig checks that the profile settings reach segments.Config
+// and that bad ones are refused with the variable's name.
+func TestSegmentsConfig(t *testing.T) {
+	parse := func(env map[string]string) (*config, error) {
+		return parseConfig(nil, func(k string) string { return env[k] })
+	}
+	c, err := parse(nil)
+	if err != nil || c.Segments.CacheTTL != 10*time.Second || c.Segments.Decay.Intent != 7*24*time.Hour || c.Segments.MaxBatch != 128 {
+		t.Fatalf("defaults %+v: %v", c.Segments, err)
+	}
+	c, err = parse(map[string]string{"KAIROS_PROFILE_CACHE_TTL": "2s", "KAIROS_PROFILE_NEGATIVE_TTL": "300ms",
+		"KAIROS_SEGMENTS_DECAY_INTENT": "48h", "KAIROS_SEGMENTS_DECAY_AWARENESS": "8760h", "KAIROS_SEGMENTS_MAX_IN_FLIGHT": "8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Segments; s.CacheTTL != 2*time.Second || s.NegativeTTL != 300*time.Millisecond || s.Decay.Intent != 48*time.Hour ||
+		s.Decay.Awareness != 8760*time.Hour || s.MaxInFlight != 8 {
+		t.Fatalf("set %+v", s)
+	}
+	for env, want := range map[string]string{
+		"KAIROS_SEGMENTS_DECAY_INTENT":  "KAIROS_SEGMENTS_DECAY_INTENT: must not be negative",
+		"KAIROS_SEGMENTS_MAX_BATCH":     "KAIROS_SEGMENTS_MAX_BATCH: want 0 (default) to 10000",
+		"KAIROS_PROFILE_NEGATIVE_TTL":   "KAIROS_PROFILE_NEGATIVE_TTL: must not be negative",
+		"KAIROS_SEGMENTS_REDIS_TIMEOUT": "KAIROS_SEGMENTS_REDIS_TIMEOUT: must not be negative",
+	} {
+		bad := "-1h"
+		if strings.HasSuffix(env, "BATCH") {
+			bad = "20000"
+		}
+		if _, err := parse(map[string]string{env: bad}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=%s: error %v, want %q", env, bad, err, want)
+		}
+	}
+}

@@ -103,7 +103,7 @@ func run(ctx context.Context, cfg *config) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	store := campaigns.NewStore(rdb)
-	profiles := segments.NewStore(rdb, segments.Config{}, log)
+	profiles := segments.NewStore(rdb, cfg.Segments, log)
 	if demoMode {
 		if err := seedDemo(ctx, store, profiles); err != nil {
 			return err
@@ -118,7 +118,7 @@ func run(ctx context.Context, cfg *config) error {
 
 	watcher := campaigns.NewWatcher(rdb, store, campaigns.WatcherConfig{Resync: cfg.Resync}, log)
 
-	lookup := segments.NewLookup(rdb, segments.Config{CacheSize: cfg.CacheSize, CacheTTL: cfg.CacheTTL}, reg, log)
+	lookup := segments.NewLookup(rdb, cfg.Segments, reg, log)
 	if err := lookup.Start(ctx); err != nil {
 		return fmt.Errorf("start profile lookup: %w", err)
 	}
