@@ -181,7 +181,7 @@ func (s *stubBidder) handle(ctx *fasthttp.RequestCtx) {
 	resp := fmt.Sprintf(`{"id":%q,"cur":"USD","seatbid":[{"seat":"kairos","bid":[{"id":"b-%s","impid":%q,"price":2.0,`+
 		`"nurl":"%s/win?auction=${AUCTION_ID}&bid=${AUCTION_BID_ID}&imp=${AUCTION_IMP_ID}&seat=${AUCTION_SEAT_ID}&price=${AUCTION_PRICE}&cur=${AUCTION_CURRENCY}",`+
 		`"burl":"%s/bill?bid=${AUCTION_BID_ID}&price=${AUCTION_PRICE}",`+
-		`"lurl":"%s/loss?bid=${AUCTION_BID_ID}&reason=${AUCTION_LOSS}"}]}]}`,
+		`"lurl":"%s/loss?bid=${AUCTION_BID_ID}&reason=${AUCTION_LOSS}&mtw=${AUCTION_MIN_TO_WIN}"}]}]}`,
 		req.ID, req.ID, req.Imp[0].ID, base, base, base)
 	ctx.SetContentType("application/json")
 	ctx.SetBodyString(resp)
@@ -238,6 +238,12 @@ func TestAttackWithAuctionAndNotices(t *testing.T) {
 		case "loss":
 			if r := q.Get("reason"); r != "102" && r != "100" && r != "2" {
 				t.Errorf("loss notice reason %q", r)
+			}
+			// Outbid: the winning price is the minimum bid to win.
+			if mtw, err := strconv.ParseFloat(q.Get("mtw"), 64); q.Get("reason") == "102" && (err != nil || mtw <= 0) {
+				t.Errorf("loss notice %v: min to win %q", q, q.Get("mtw"))
+			} else if q.Get("reason") != "102" && q.Get("mtw") != "" {
+				t.Errorf("loss notice %v reveals a min to win", q)
 			}
 		}
 	}

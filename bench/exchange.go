@@ -234,8 +234,8 @@ func (e *Exchange) Settle(rng *rand.Rand, req *Request, resp *openrtb2.BidRespon
 				price := strconv.FormatFloat(o.Clearing, 'f', -1, 64)
 				e.enqueue(notice{
 					urls: [2]string{
-						expandMacros(b.NURL, resp.ID, b, sb.Seat, cur, price, ""),
-						expandMacros(b.BURL, resp.ID, b, sb.Seat, cur, price, ""),
+						expandMacros(b.NURL, resp.ID, b, sb.Seat, cur, price, "", ""),
+						expandMacros(b.BURL, resp.ID, b, sb.Seat, cur, price, "", ""),
 					},
 					simTime: simTime,
 				})
@@ -247,12 +247,14 @@ func (e *Exchange) Settle(rng *rand.Rand, req *Request, resp *openrtb2.BidRespon
 			}
 			s.LossReasons[o.LossReason]++
 			if b.LURL != "" {
-				price := "" // the exchange reveals the winning price only when outbid
+				// The exchange reveals the winning price (as the price and as
+				// the minimum bid to win) only when outbid.
+				price := ""
 				if o.LossReason == LossHigherBid && competing > 0 {
 					price = strconv.FormatFloat(competing, 'f', 2, 64)
 				}
 				e.enqueue(notice{
-					urls:    [2]string{expandMacros(b.LURL, resp.ID, b, sb.Seat, cur, price, strconv.Itoa(o.LossReason))},
+					urls:    [2]string{expandMacros(b.LURL, resp.ID, b, sb.Seat, cur, price, strconv.Itoa(o.LossReason), price)},
 					simTime: simTime,
 				})
 			}
@@ -297,8 +299,9 @@ func (e *Exchange) outcome(rng *rand.Rand, req *Request, resp *openrtb2.BidRespo
 	return e.auction.Clear(b.Price, *competing, floor, below)
 }
 
-// expandMacros substitutes the OpenRTB notice macros in u.
-func expandMacros(u, auctionID string, b *openrtb2.Bid, seat, cur, price, loss string) string {
+// expandMacros substitutes the OpenRTB notice macros in u; minToWin is the
+// OpenRTB 2.6 ${AUCTION_MIN_TO_WIN}, empty when the exchange reveals none.
+func expandMacros(u, auctionID string, b *openrtb2.Bid, seat, cur, price, loss, minToWin string) string {
 	if u == "" || !strings.Contains(u, "${") {
 		return u
 	}
@@ -310,6 +313,7 @@ func expandMacros(u, auctionID string, b *openrtb2.Bid, seat, cur, price, loss s
 		"${AUCTION_IMP_ID}", url.QueryEscape(b.ImpID),
 		"${AUCTION_SEAT_ID}", url.QueryEscape(seat),
 		"${AUCTION_CURRENCY}", cur,
+		"${AUCTION_MIN_TO_WIN}", minToWin,
 	).Replace(u)
 }
 
