@@ -32,7 +32,7 @@ type config struct {
 	Resync         time.Duration
 	// Segments holds the profile store, lookup and cache settings
 	// (KAIROS_PROFILE_CACHE_*, KAIROS_SEGMENTS_*).
-	Segments segments.Config
+	Segments       segments.Config
 	LogLevel       string
 	ShutdownWait   time.Duration
 	LookupTimeout  time.Duration
