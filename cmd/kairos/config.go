@@ -54,6 +54,7 @@ type config struct {
 	PacingHeartbeat     time.Duration
 	PacingGrace         time.Duration
 	PacingIdleReturn    time.Duration
+	PacingInstances     int // expected instances sharing the budgets
 	// Learning (issue 10): the creative bandit, the holdout and bid shading.
 	Bandit            bool
 	BanditExplore     float64
@@ -160,6 +161,7 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		dur(&c.PacingHeartbeat, "pacing-heartbeat", "KAIROS_PACING_HEARTBEAT", 0, "how often leases are extended; 0 = lease TTL / 6"),
 		dur(&c.PacingGrace, "pacing-grace", "KAIROS_PACING_GRACE", 0, "how long after its expiry a dead instance's lease is reclaimed; 0 = reserve window + 2m"),
 		dur(&c.PacingIdleReturn, "pacing-idle-return", "KAIROS_PACING_IDLE_RETURN", 0, "how long a campaign may go without bids before its unused lease goes back; 0 = 30s"),
+		num(&c.PacingInstances, "pacing-expected-instances", "KAIROS_PACING_EXPECTED_INSTANCES", 4, "instances expected to share the budgets: a lease is at most the unleased rest of today's budget / (2 x this), so a small budget is not stranded in one instance"),
 		num(&c.MaxBodyBytes, "max-body-bytes", "KAIROS_MAX_BODY_BYTES", 256<<10, "largest bid request body, after decompression"),
 		num(&c.VendorID, "tcf-vendor-id", "KAIROS_TCF_VENDOR_ID", 0, "Kairos's IAB TCF vendor id; 0 = none, so GDPR requests get no bid"),
 		num(&c.Segments.CacheSize, "profile-cache-size", "KAIROS_PROFILE_CACHE_SIZE", 100_000, "profiles cached in process; negative = no cache"),
@@ -216,6 +218,9 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		return nil, fmt.Errorf("KAIROS_HOLDOUT_SHARE: %g: want 0 (none) to %g", c.HoldoutShare, campaigns.MaxHoldoutShare)
 	case !(c.ShadingMaxWinLoss > 0 && c.ShadingMaxWinLoss <= 1):
 		return nil, fmt.Errorf("KAIROS_SHADING_MAX_WIN_LOSS: %g: want above 0 up to 1 (KAIROS_SHADING=off bids unshaded)", c.ShadingMaxWinLoss)
+	}
+	if c.PacingInstances < 1 || c.PacingInstances > 10000 {
+		return nil, fmt.Errorf("KAIROS_PACING_EXPECTED_INSTANCES: %d: want 1 to 10000", c.PacingInstances)
 	}
 	if err := c.Segments.Validate(); err != nil {
 		return nil, err

@@ -417,3 +417,25 @@ func TestSegmentsConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestPacingInstancesConfig(t *testing.T) {
+	parse := func(v string) (*config, error) {
+		return parseConfig(nil, func(k string) string {
+			if k == "KAIROS_PACING_EXPECTED_INSTANCES" {
+				return v
+			}
+			return ""
+		})
+	}
+	if c, err := parse(""); err != nil || c.PacingInstances != 4 {
+		t.Fatalf("default: %v %v", c, err)
+	}
+	if c, err := parse("12"); err != nil || c.PacingInstances != 12 {
+		t.Fatalf("12: %v %v", c, err)
+	}
+	for _, bad := range []string{"0", "-3", "many"} {
+		if _, err := parse(bad); err == nil || !strings.Contains(err.Error(), "KAIROS_PACING_EXPECTED_INSTANCES") {
+			t.Errorf("%s: error %v", bad, err)
+		}
+	}
+}

@@ -141,7 +141,7 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	pcfg := pacing.Config{ReserveWindow: cfg.PacingReserveWindow, NoticeTTL: cfg.PacingNoticeTTL,
 		LeaseTTL: cfg.PacingLeaseTTL, Heartbeat: cfg.PacingHeartbeat, Grace: cfg.PacingGrace,
-		IdleReturn: cfg.PacingIdleReturn}
+		IdleReturn: cfg.PacingIdleReturn, ExpectedInstances: cfg.PacingInstances}
 	if demoMode {
 		pcfg.InitialParticipation = 1 // the printed curl must bid at once
 	}
