@@ -55,7 +55,7 @@ type AttackConfig struct {
 	// NoDebugHeader stops sending DebugHeader, so no-bid reasons are not counted.
 	NoDebugHeader bool
 	// MaxConnsPerTarget caps keep-alive connections per target; default
-	// Workers in closed loop and MaxWorkers in open loop.
+	// Workers (in open loop more requests than that wait for a connection).
 	MaxConnsPerTarget int
 	// Auction configures the exchange simulation; Mode AuctionNone skips it.
 	Auction AuctionConfig
@@ -132,10 +132,14 @@ func NewAttacker(cfg AttackConfig) (*Attacker, error) {
 		cfg.NoticeDrain = 5 * time.Second
 	}
 	if cfg.MaxConnsPerTarget == 0 {
+		// An exchange keeps a bounded pool of keep-alive connections to a
+		// bidder. Letting the open loop dial a connection whenever every one
+		// is busy (up to MaxWorkers) made a slow moment snowball: new
+		// connections cost the server accepts and handshakes, it slowed
+		// further, more were dialled. Requests beyond the pool wait for a
+		// connection, and that wait counts in their latency (it runs from
+		// the due time).
 		cfg.MaxConnsPerTarget = cfg.Workers
-		if cfg.openLoop() {
-			cfg.MaxConnsPerTarget = cfg.MaxWorkers
-		}
 	}
 	a := &Attacker{cfg: cfg, clock: cfg.Clock}
 	if a.clock == nil {
