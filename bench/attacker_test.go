@@ -88,8 +88,8 @@ func TestAttackRoundRobin(t *testing.T) {
 }
 
 // A slow server must not slow the schedule down: 60 requests at 200/s go out in
-// about 0.3s even though each answer takes 50ms and the pool starts at one worker,
-// and every latency includes the full 50ms.
+// about 0.3s even though each answer takes 50ms and the pool starts at one worker
+// (with connections enough for them), and every latency includes the full 50ms.
 func TestAttackOpenLoopDoesNotWaitForSlowAnswers(t *testing.T) {
 	addr := serve(t, func(ctx *fasthttp.RequestCtx) {
 		time.Sleep(50 * time.Millisecond)
@@ -97,7 +97,7 @@ func TestAttackOpenLoopDoesNotWaitForSlowAnswers(t *testing.T) {
 	})
 	corpus := generate(t, GeneratorConfig{Seed: 3}, 10)
 	start := time.Now()
-	m := attack(t, AttackConfig{Targets: []string{addr}, Rate: 200, Workers: 1, MaxRequests: 60}, corpus)
+	m := attack(t, AttackConfig{Targets: []string{addr}, Rate: 200, Workers: 1, MaxConnsPerTarget: 32, MaxRequests: 60}, corpus)
 	elapsed := time.Since(start)
 	if m.NoBids != 60 {
 		t.Fatalf("answers %d of 60 (errors %v)", m.NoBids, m.ErrorKinds)
@@ -110,6 +110,34 @@ func TestAttackOpenLoopDoesNotWaitForSlowAnswers(t *testing.T) {
 	}
 	if s := m.Summary(); s.P50 < 50*time.Millisecond || s.Rate < 100 {
 		t.Errorf("p50 %v rate %.0f/s", s.P50, s.Rate)
+	}
+}
+
+// By default an open loop keeps at most Workers connections: requests beyond
+// them wait for one (their latency includes the wait) instead of dialling more.
+func TestAttackOpenLoopBoundsConnections(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	addr := serve(t, func(ctx *fasthttp.RequestCtx) {
+		mu.Lock()
+		conns[ctx.RemoteAddr().String()] = true
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+	})
+	corpus := generate(t, GeneratorConfig{Seed: 3}, 10)
+	m := attack(t, AttackConfig{Targets: []string{addr}, Rate: 400, Workers: 2, MaxRequests: 40}, corpus)
+	if m.NoBids != 40 {
+		t.Fatalf("answers %d of 40 (errors %v)", m.NoBids, m.ErrorKinds)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) > 2 {
+		t.Errorf("%d connections for Workers 2", len(conns))
+	}
+	// Two connections answer 100/s: the 40 requests due over 0.1s wait.
+	if s := m.Summary(); s.P99 < 150*time.Millisecond {
+		t.Errorf("p99 %v: the wait for a connection is not in the latency", s.P99)
 	}
 }
 
