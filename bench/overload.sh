@@ -7,7 +7,8 @@
 #   OVERLOAD_RATE=40000 bench/overload.sh
 #
 # Settings: OVERLOAD_RATE (30000), OVERLOAD_DURATION (6s), OVERLOAD_WORKERS
-# (256 connections), OVERLOAD_OUT (out/overload). A private redis-server runs
+# (256 connections), OVERLOAD_OUT (out/overload), OVERLOAD_ONLY_SHED (set: skip the
+# run without shedding). A private redis-server runs
 # pinned to the load core with the 100k perf profiles imported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,4 +51,4 @@ run() { # label shed-target-lag
   grep -E 'throughput|latency|service time|answers|no-bid' "$OUT/$1.txt"
 }
 run shedding 5ms
-run no-shedding -1ms
+[ -n "${OVERLOAD_ONLY_SHED:-}" ] || run no-shedding -1ms
