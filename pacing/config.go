@@ -50,7 +50,7 @@ type Config struct {
 	MinLease money.Micros
 	// ExpectedInstances caps a lease at the unleased rest of today's budget
 	// divided by twice this number, so a small budget is not stranded in one
-	// instance (default 4).
+	// instance (default DefaultExpectedInstances).
 	ExpectedInstances int
 	// TickInterval is how often the controller adjusts participation (default 5s).
 	TickInterval time.Duration
@@ -65,6 +65,9 @@ type Config struct {
 var instanceRe = regexp.MustCompile(`^[a-z0-9]{1,24}$`)
 
 // withDefaults returns c with every zero field set to its default.
+// DefaultExpectedInstances is Config.ExpectedInstances when unset.
+const DefaultExpectedInstances = 4
+
 func (c Config) withDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -82,7 +85,7 @@ func (c Config) withDefaults() Config {
 	def(&c.IdleReturn, max(6*c.RefillHorizon, 30*time.Second))
 	def(&c.TickInterval, 5*time.Second)
 	if c.ExpectedInstances == 0 {
-		c.ExpectedInstances = 4
+		c.ExpectedInstances = DefaultExpectedInstances
 	}
 	if c.MinParticipation == 0 {
 		c.MinParticipation = 0.01

@@ -113,7 +113,7 @@ func (c *Config) Validate() error {
 	}{
 		{"KAIROS_PROFILE_CACHE_TTL", c.CacheTTL},
 		{"KAIROS_PROFILE_NEGATIVE_TTL", c.NegativeTTL},
-		{"timeout", c.Timeout},
+		{"segments Config.Timeout", c.Timeout},
 		{"KAIROS_SEGMENTS_REDIS_TIMEOUT", c.RedisTimeout},
 		{"KAIROS_SEGMENTS_DEFAULT_TTL", c.DefaultTTL},
 		{"KAIROS_SEGMENTS_DECAY_INTENT", c.Decay.Intent},
@@ -145,6 +145,10 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// Defaults returns the configuration with every default filled in, for
+// callers that show or start from them (cmd/kairos's flags).
+func Defaults() Config { return Config{}.withDefaults() }
 
 // withDefaults returns c with zero (or invalid) values replaced by defaults.
 func (c Config) withDefaults() Config {

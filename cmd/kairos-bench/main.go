@@ -188,7 +188,7 @@ func attackCmd(args []string, stdout, stderr io.Writer) error {
 	)
 	fs.Var(&targets, "target", "bid endpoint `host:port` or URL; repeat or comma-separate for round robin (default 127.0.0.1:8080)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "requests per second, open loop (peak rate with -day-compress); 0 = closed loop at maximum throughput")
-	fs.IntVar(&cfg.Workers, "workers", 64, "closed loop: requests in flight; open loop: initial worker pool")
+	fs.IntVar(&cfg.Workers, "workers", 64, "closed loop: requests in flight; open loop: initial worker pool; either way the connections per target unless -max-conns")
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", 10000, "open loop: most workers (requests scheduled and not answered)")
 	fs.IntVar(&cfg.MaxConnsPerTarget, "max-conns", 0, "keep-alive connections per target; 0 = -workers (in open loop, requests beyond them wait for a connection, and the wait counts in their latency)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to attack")

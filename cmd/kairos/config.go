@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kairos-rtb/kairos/campaigns"
+	"github.com/kairos-rtb/kairos/pacing"
 	"github.com/kairos-rtb/kairos/segments"
 )
 
@@ -137,6 +138,7 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	str(&c.BlockedPubs, "blocked-publishers", "KAIROS_BLOCKED_PUBLISHERS", "", "comma-separated publisher ids never bid on")
 	str(&c.SellerAllow, "seller-allowlist", "KAIROS_SELLER_ALLOWLIST", "", "comma-separated supply-chain sellers (asi or asi:sid) for campaigns that require allowed sellers")
 	str(&c.LogLevel, "log-level", "KAIROS_LOG_LEVEL", "info", "debug, info, warn or error")
+	sd := segments.Defaults() // the profile flags show the package's defaults
 	for _, err := range []error{
 		dur(&c.DefaultTmax, "default-tmax", "KAIROS_DEFAULT_TMAX", 100*time.Millisecond, "deadline for requests without tmax"),
 		dur(&c.MaxTmax, "max-tmax", "KAIROS_MAX_TMAX", time.Second, "upper bound on any request's tmax"),
@@ -144,14 +146,14 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		dur(&c.LookupTimeout, "lookup-timeout", "KAIROS_LOOKUP_TIMEOUT", 20*time.Millisecond, "longest wait for a profile lookup within the deadline"),
 		dur(&c.ShedTargetLag, "shed-target-lag", "KAIROS_SHED_TARGET_LAG", 5*time.Millisecond, "90th percentile of goroutine scheduling latency above which bid requests are shed with fast no-bids, as when the CPU is saturated (negative: never shed)"),
 		dur(&c.Resync, "campaign-resync", "KAIROS_CAMPAIGN_RESYNC", 5*time.Second, "full campaign reload period (changes arrive at once by pub/sub)"),
-		dur(&c.Segments.CacheTTL, "profile-cache-ttl", "KAIROS_PROFILE_CACHE_TTL", 10*time.Second, "how long a looked-up profile and its frequency counts are served from the process's cache; changes made through Kairos invalidate it on every instance at once"),
-		dur(&c.Segments.NegativeTTL, "profile-negative-ttl", "KAIROS_PROFILE_NEGATIVE_TTL", 10*time.Second, "how long a user without a profile is cached as such (also invalidated by changes)"),
-		dur(&c.Segments.RedisTimeout, "segments-redis-timeout", "KAIROS_SEGMENTS_REDIS_TIMEOUT", 250*time.Millisecond, "bound on one lookup pipeline, so a stuck Redis frees its slots"),
-		dur(&c.Segments.DefaultTTL, "segments-default-ttl", "KAIROS_SEGMENTS_DEFAULT_TTL", 720*time.Hour, "profile lifetime when an import line or put names none; events extend a profile to it"),
-		dur(&c.Segments.Decay.Intent, "segments-decay-intent", "KAIROS_SEGMENTS_DECAY_INTENT", 7*24*time.Hour, "intent falls back to consideration after this long without add_to_cart or checkout"),
-		dur(&c.Segments.Decay.Consideration, "segments-decay-consideration", "KAIROS_SEGMENTS_DECAY_CONSIDERATION", 30*24*time.Hour, "consideration falls back to awareness after this long without a product view or stronger signal"),
-		dur(&c.Segments.Decay.Purchased, "segments-decay-purchased", "KAIROS_SEGMENTS_DECAY_PURCHASED", 90*24*time.Hour, "purchased falls back after this long"),
-		dur(&c.Segments.Decay.Awareness, "segments-decay-awareness", "KAIROS_SEGMENTS_DECAY_AWARENESS", 0, "awareness falls back to unknown after this long without any signal; 0 = never (the profile's TTL ends it)"),
+		dur(&c.Segments.CacheTTL, "profile-cache-ttl", "KAIROS_PROFILE_CACHE_TTL", sd.CacheTTL, "how long a looked-up profile and its frequency counts are served from the process's cache; changes made through Kairos invalidate it on every instance at once"),
+		dur(&c.Segments.NegativeTTL, "profile-negative-ttl", "KAIROS_PROFILE_NEGATIVE_TTL", sd.NegativeTTL, "how long a user without a profile is cached as such (also invalidated by changes)"),
+		dur(&c.Segments.RedisTimeout, "segments-redis-timeout", "KAIROS_SEGMENTS_REDIS_TIMEOUT", sd.RedisTimeout, "bound on one lookup pipeline, so a stuck Redis frees its slots"),
+		dur(&c.Segments.DefaultTTL, "segments-default-ttl", "KAIROS_SEGMENTS_DEFAULT_TTL", sd.DefaultTTL, "profile lifetime when an import line or put names none; events extend a profile to it"),
+		dur(&c.Segments.Decay.Intent, "segments-decay-intent", "KAIROS_SEGMENTS_DECAY_INTENT", sd.Decay.Intent, "intent falls back to consideration after this long without add_to_cart or checkout"),
+		dur(&c.Segments.Decay.Consideration, "segments-decay-consideration", "KAIROS_SEGMENTS_DECAY_CONSIDERATION", sd.Decay.Consideration, "consideration falls back to awareness after this long without a product view or stronger signal"),
+		dur(&c.Segments.Decay.Purchased, "segments-decay-purchased", "KAIROS_SEGMENTS_DECAY_PURCHASED", sd.Decay.Purchased, "purchased falls back after this long"),
+		dur(&c.Segments.Decay.Awareness, "segments-decay-awareness", "KAIROS_SEGMENTS_DECAY_AWARENESS", sd.Decay.Awareness, "awareness falls back to unknown after this long without any signal; 0 = never (the profile's TTL ends it)"),
 		dur(&c.ShutdownWait, "shutdown-wait", "KAIROS_SHUTDOWN_WAIT", 10*time.Second, "how long a graceful stop waits for in-flight requests"),
 		// Pacing durations run on the pacing clock, so a time-compressed test
 		// (KAIROS_CLOCK_SPEED) shortens them in real time unless it sets them.
@@ -161,14 +163,14 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		dur(&c.PacingHeartbeat, "pacing-heartbeat", "KAIROS_PACING_HEARTBEAT", 0, "how often leases are extended; 0 = lease TTL / 6"),
 		dur(&c.PacingGrace, "pacing-grace", "KAIROS_PACING_GRACE", 0, "how long after its expiry a dead instance's lease is reclaimed; 0 = reserve window + 2m"),
 		dur(&c.PacingIdleReturn, "pacing-idle-return", "KAIROS_PACING_IDLE_RETURN", 0, "how long a campaign may go without bids before its unused lease goes back; 0 = 30s"),
-		num(&c.PacingInstances, "pacing-expected-instances", "KAIROS_PACING_EXPECTED_INSTANCES", 4, "instances expected to share the budgets: a lease is at most the unleased rest of today's budget / (2 x this), so a small budget is not stranded in one instance"),
+		num(&c.PacingInstances, "pacing-expected-instances", "KAIROS_PACING_EXPECTED_INSTANCES", pacing.DefaultExpectedInstances, "instances expected to share the budgets: a lease is at most the unleased rest of today's budget / (2 x this), so a small budget is not stranded in one instance"),
 		num(&c.MaxBodyBytes, "max-body-bytes", "KAIROS_MAX_BODY_BYTES", 256<<10, "largest bid request body, after decompression"),
 		num(&c.VendorID, "tcf-vendor-id", "KAIROS_TCF_VENDOR_ID", 0, "Kairos's IAB TCF vendor id; 0 = none, so GDPR requests get no bid"),
-		num(&c.Segments.CacheSize, "profile-cache-size", "KAIROS_PROFILE_CACHE_SIZE", 100_000, "profiles cached in process; negative = no cache"),
-		num(&c.Segments.MaxBatch, "segments-max-batch", "KAIROS_SEGMENTS_MAX_BATCH", 128, "most profile lookups in one Redis pipeline"),
-		num(&c.Segments.MaxInFlight, "segments-max-in-flight", "KAIROS_SEGMENTS_MAX_IN_FLIGHT", 4, "most lookup pipelines in flight at once"),
+		num(&c.Segments.CacheSize, "profile-cache-size", "KAIROS_PROFILE_CACHE_SIZE", sd.CacheSize, "profiles cached in process; negative = no cache"),
+		num(&c.Segments.MaxBatch, "segments-max-batch", "KAIROS_SEGMENTS_MAX_BATCH", sd.MaxBatch, "most profile lookups in one Redis pipeline"),
+		num(&c.Segments.MaxInFlight, "segments-max-in-flight", "KAIROS_SEGMENTS_MAX_IN_FLIGHT", sd.MaxInFlight, "most lookup pipelines in flight at once"),
 		num(&c.Segments.MaxQueue, "segments-max-queue", "KAIROS_SEGMENTS_MAX_QUEUE", 0, "most lookups waiting for a pipeline, beyond which a bid is decided without its profile; 0 = max batch x max in flight"),
-		num(&c.Segments.ImportChunk, "segments-import-chunk", "KAIROS_SEGMENTS_IMPORT_CHUNK", 1000, "profiles per import pipeline"),
+		num(&c.Segments.ImportChunk, "segments-import-chunk", "KAIROS_SEGMENTS_IMPORT_CHUNK", sd.ImportChunk, "profiles per import pipeline"),
 		onOff(&c.Bandit, "bandit", "KAIROS_BANDIT", true, "choose creative variants by Thompson sampling on clicks and purchases; off = a stable hash per user (the bandit still counts)"),
 		flt(&c.BanditExplore, "bandit-explore", "KAIROS_BANDIT_EXPLORE", 0.05, "share of creative choices made uniformly at random, 0 to below 1"),
 		flt(&c.HoldoutShare, "holdout-share", "KAIROS_HOLDOUT_SHARE", 0, "share of each campaign's users held out (ghost bids) to measure lift, 0 to 0.5; a campaign's holdout.share overrides it"),
