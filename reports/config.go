@@ -57,6 +57,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// Defaults returns the configuration with every default filled in, for flag
+// defaults and documentation.
+func Defaults() Config { return Config{}.withDefaults() }
+
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	if c.FlushInterval == 0 {

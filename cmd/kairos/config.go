@@ -9,6 +9,7 @@ import (
 
 	"github.com/kairos-rtb/kairos/campaigns"
 	"github.com/kairos-rtb/kairos/pacing"
+	"github.com/kairos-rtb/kairos/reports"
 	"github.com/kairos-rtb/kairos/segments"
 )
 
@@ -33,7 +34,9 @@ type config struct {
 	Resync         time.Duration
 	// Segments holds the profile store, lookup and cache settings
 	// (KAIROS_PROFILE_CACHE_*, KAIROS_SEGMENTS_*).
-	Segments       segments.Config
+	Segments segments.Config
+	// Reports holds the counting and flushing settings (KAIROS_REPORTS_*).
+	Reports        reports.Config
 	LogLevel       string
 	ShutdownWait   time.Duration
 	LookupTimeout  time.Duration
@@ -139,6 +142,7 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	str(&c.SellerAllow, "seller-allowlist", "KAIROS_SELLER_ALLOWLIST", "", "comma-separated supply-chain sellers (asi or asi:sid) for campaigns that require allowed sellers")
 	str(&c.LogLevel, "log-level", "KAIROS_LOG_LEVEL", "info", "debug, info, warn or error")
 	sd := segments.Defaults() // the profile flags show the package's defaults
+	rd := reports.Defaults()  // and so do the report flags
 	for _, err := range []error{
 		dur(&c.DefaultTmax, "default-tmax", "KAIROS_DEFAULT_TMAX", 100*time.Millisecond, "deadline for requests without tmax"),
 		dur(&c.MaxTmax, "max-tmax", "KAIROS_MAX_TMAX", time.Second, "upper bound on any request's tmax"),
@@ -170,6 +174,10 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		num(&c.Segments.MaxBatch, "segments-max-batch", "KAIROS_SEGMENTS_MAX_BATCH", sd.MaxBatch, "most profile lookups in one Redis pipeline"),
 		num(&c.Segments.MaxInFlight, "segments-max-in-flight", "KAIROS_SEGMENTS_MAX_IN_FLIGHT", sd.MaxInFlight, "most lookup pipelines in flight at once"),
 		num(&c.Segments.MaxQueue, "segments-max-queue", "KAIROS_SEGMENTS_MAX_QUEUE", 0, "most lookups waiting for a pipeline, beyond which a bid is decided without its profile; 0 = max batch x max in flight"),
+		dur(&c.Reports.FlushInterval, "reports-flush", "KAIROS_REPORTS_FLUSH", rd.FlushInterval, "how often the counts behind reports go to Redis (summed across instances there)"),
+		dur(&c.Reports.FlushTimeout, "reports-flush-timeout", "KAIROS_REPORTS_FLUSH_TIMEOUT", rd.FlushTimeout, "bound on one report flush; a failed flush keeps its counts for the next"),
+		dur(&c.Reports.TTL, "reports-ttl", "KAIROS_REPORTS_TTL", rd.TTL, "how long an hour of report counts is kept in Redis; also the longest report range"),
+		num(&c.Reports.MaxKeys, "reports-max-keys", "KAIROS_REPORTS_MAX_KEYS", rd.MaxKeys, "distinct report rows held in memory between flushes; beyond it new publishers and variants count as (other)"),
 		num(&c.Segments.ImportChunk, "segments-import-chunk", "KAIROS_SEGMENTS_IMPORT_CHUNK", sd.ImportChunk, "profiles per import pipeline"),
 		onOff(&c.Bandit, "bandit", "KAIROS_BANDIT", true, "choose creative variants by Thompson sampling on clicks and purchases; off = a stable hash per user (the bandit still counts)"),
 		flt(&c.BanditExplore, "bandit-explore", "KAIROS_BANDIT_EXPLORE", 0.05, "share of creative choices made uniformly at random, 0 to below 1"),
@@ -225,6 +233,9 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		return nil, fmt.Errorf("KAIROS_PACING_EXPECTED_INSTANCES: %d: want 1 to 10000", c.PacingInstances)
 	}
 	if err := c.Segments.Validate(); err != nil {
+		return nil, err
+	}
+	if err := c.Reports.Validate(); err != nil {
 		return nil, err
 	}
 	if c.PublicURL == "" {

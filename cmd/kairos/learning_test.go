@@ -418,6 +418,36 @@ func TestSegmentsConfig(t *testing.T) {
 	}
 }
 
+// TestReportsConfig checks that the report settings reach reports.Config and
+// that bad ones are refused with the variable's name.
+func TestReportsConfig(t *testing.T) {
+	parse := func(env map[string]string) (*config, error) {
+		return parseConfig(nil, func(k string) string { return env[k] })
+	}
+	c, err := parse(nil)
+	if err != nil || c.Reports.FlushInterval != time.Second || c.Reports.MaxKeys != 200_000 || c.Reports.TTL != 40*24*time.Hour {
+		t.Fatalf("defaults %+v: %v", c.Reports, err)
+	}
+	c, err = parse(map[string]string{"KAIROS_REPORTS_FLUSH": "250ms", "KAIROS_REPORTS_FLUSH_TIMEOUT": "2s",
+		"KAIROS_REPORTS_TTL": "72h", "KAIROS_REPORTS_MAX_KEYS": "5000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Reports; r.FlushInterval != 250*time.Millisecond || r.FlushTimeout != 2*time.Second || r.TTL != 72*time.Hour || r.MaxKeys != 5000 {
+		t.Fatalf("set %+v", r)
+	}
+	for env, bad := range map[string]string{
+		"KAIROS_REPORTS_FLUSH":         "5ms",
+		"KAIROS_REPORTS_FLUSH_TIMEOUT": "-1s",
+		"KAIROS_REPORTS_TTL":           "30m",
+		"KAIROS_REPORTS_MAX_KEYS":      "-3",
+	} {
+		if _, err := parse(map[string]string{env: bad}); err == nil || !strings.Contains(err.Error(), env+" ") {
+			t.Errorf("%s=%s: error %v, want one naming %s", env, bad, err, env)
+		}
+	}
+}
+
 func TestPacingInstancesConfig(t *testing.T) {
 	parse := func(v string) (*config, error) {
 		return parseConfig(nil, func(k string) string {

@@ -190,7 +190,9 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return fmt.Errorf("KAIROS_NOTICE_SECRET: %w", err)
 	}
-	counter := reports.NewCounter(rdb, reports.Config{Clock: clock}, reg, log)
+	reportsCfg := cfg.Reports
+	reportsCfg.Clock = clock // counts are filed under the business clock's hours
+	counter := reports.NewCounter(rdb, reportsCfg, reg, log)
 	counter.Start(ctx)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
@@ -269,14 +271,14 @@ func run(ctx context.Context, cfg *config) error {
 	adm.Handle("/v1/campaigns/", campAPI.Campaigns)
 	adm.Handle("/v1/audit", campAPI.Audit)
 	adm.Handle("/debug/pprof/", pprofhandler.PprofHandler) // profiles for operators, behind the token
-	repAPI := reports.NewAPI(reports.NewReader(rdb, reports.Config{}))
+	repAPI := reports.NewAPI(reports.NewReader(rdb, cfg.Reports))
 	adm.Handle("/v1/reports/winrate", repAPI.WinRate)
 	adm.Handle("/v1/reports/landscape", repAPI.Landscape)
 	adm.Handle("/v1/reports/nobids", repAPI.NoBids)
 	learnAPI := reports.NewLearningAPI(learn.bandit, learn.holdout)
 	adm.Handle("/v1/reports/variants", learnAPI.Variants)
 	adm.Handle("/v1/reports/lift", learnAPI.Lift)
-	dash := reports.NewDashboard(reports.NewReader(rdb, reports.Config{}), adm.Check, dashboardPacing{pacer})
+	dash := reports.NewDashboard(reports.NewReader(rdb, cfg.Reports), adm.Check, dashboardPacing{pacer})
 	for _, p := range dash.Paths() {
 		adm.HandlePublic(p, dash.Serve)
 	}
