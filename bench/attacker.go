@@ -57,6 +57,12 @@ type AttackConfig struct {
 	// MaxConnsPerTarget caps keep-alive connections per target; default
 	// Workers (in open loop more requests than that wait for a connection).
 	MaxConnsPerTarget int
+	// ConnWait bounds how long a due request waits for a free connection
+	// before the exchange drops it unsent (ErrKindNotSent): 0 means Timeout,
+	// negative means not at all, as an exchange that does not queue callouts.
+	// The wait counts in Latency but not in Service: it is the exchange's
+	// queue, which the server cannot see.
+	ConnWait time.Duration
 	// Auction configures the exchange simulation; Mode AuctionNone skips it.
 	Auction AuctionConfig
 	// Notices configures notice delivery.
@@ -111,6 +117,9 @@ type Attacker struct {
 type attackTarget struct {
 	target
 	hc *fasthttp.HostClient
+	// slots holds one token per connection the exchange may use: a request
+	// is sent (and its service time starts) once it holds one.
+	slots chan struct{}
 }
 
 // NewAttacker returns an Attacker for cfg.
@@ -130,6 +139,9 @@ func NewAttacker(cfg AttackConfig) (*Attacker, error) {
 	}
 	if cfg.NoticeDrain == 0 {
 		cfg.NoticeDrain = 5 * time.Second
+	}
+	if cfg.ConnWait == 0 {
+		cfg.ConnWait = cfg.Timeout
 	}
 	if cfg.MaxConnsPerTarget == 0 {
 		// An exchange keeps a bounded pool of keep-alive connections to a
@@ -173,6 +185,7 @@ func NewAttacker(cfg AttackConfig) (*Attacker, error) {
 				// connections for the attack's length.
 				MaxIdleConnDuration: time.Minute,
 			},
+			slots: make(chan struct{}, cfg.MaxConnsPerTarget),
 		})
 	}
 	return a, nil
@@ -379,6 +392,7 @@ type worker struct {
 	bidResp openrtb2.BidResponse
 	res     Result
 	auction AuctionStats
+	timer   *time.Timer // for connection waits, reused
 }
 
 func (r *run) newWorker(i int) *worker {
@@ -437,11 +451,17 @@ func (w *worker) do(n uint64, due time.Time) {
 	}
 	resp.Reset()
 
+	res := &w.res
+	if !w.acquire(t) {
+		*res = Result{Scheduled: due, Done: a.clock.Now(), TMax: q.TMax, ErrKind: ErrKindNotSent}
+		w.record(res)
+		return
+	}
 	sent := a.clock.Now()
 	err := t.hc.DoTimeout(req, resp, a.cfg.Timeout)
 	done := a.clock.Now()
+	<-t.slots
 
-	res := &w.res
 	*res = Result{Scheduled: due, Sent: sent, Done: done, TMax: q.TMax}
 	if err != nil {
 		res.ErrKind = errKind(err)
@@ -466,9 +486,39 @@ func (w *worker) do(n uint64, due time.Time) {
 			res.NoBidReason = resp.Header.Peek(NoBidReasonHeader)
 		}
 	}
+	w.record(res)
+}
+
+func (w *worker) record(res *Result) {
 	w.sh.mu.Lock()
 	w.sh.m.Add(res)
 	w.sh.mu.Unlock()
+}
+
+// acquire takes one of t's connection slots, waiting up to ConnWait for one
+// to free up; false means the request is dropped unsent.
+func (w *worker) acquire(t *attackTarget) bool {
+	select {
+	case t.slots <- struct{}{}:
+		return true
+	default:
+	}
+	wait := w.r.a.cfg.ConnWait
+	if wait < 0 {
+		return false
+	}
+	if w.timer == nil {
+		w.timer = time.NewTimer(wait)
+	} else {
+		w.timer.Reset(wait)
+	}
+	select {
+	case t.slots <- struct{}{}:
+		w.timer.Stop()
+		return true
+	case <-w.timer.C:
+		return false
+	}
 }
 
 // errKind classifies a transport error.

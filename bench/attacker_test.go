@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,8 +137,40 @@ func TestAttackOpenLoopBoundsConnections(t *testing.T) {
 		t.Errorf("%d connections for Workers 2", len(conns))
 	}
 	// Two connections answer 100/s: the 40 requests due over 0.1s wait.
-	if s := m.Summary(); s.P99 < 150*time.Millisecond {
+	s := m.Summary()
+	if s.P99 < 150*time.Millisecond {
 		t.Errorf("p99 %v: the wait for a connection is not in the latency", s.P99)
+	}
+	// ... but not in the service time, which starts once a request holds a
+	// connection: the server cannot see the exchange's queue.
+	if s.ServiceP99 > 150*time.Millisecond || m.LateSent > 0 {
+		t.Errorf("service p99 %v, late from send %d: the wait for a connection counts as service", s.ServiceP99, m.LateSent)
+	}
+}
+
+// TestAttackDropsUnsentWithoutConnWait: with no wait for a connection, a
+// request due while every connection is busy is dropped unsent, counted as
+// such, and kept out of the latencies.
+func TestAttackDropsUnsentWithoutConnWait(t *testing.T) {
+	var served atomic.Int64
+	addr := serve(t, func(ctx *fasthttp.RequestCtx) {
+		served.Add(1)
+		time.Sleep(30 * time.Millisecond)
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+	})
+	corpus := generate(t, GeneratorConfig{Seed: 3}, 10)
+	m := attack(t, AttackConfig{Targets: []string{addr}, Rate: 1000, Workers: 1, MaxRequests: 20, ConnWait: -1}, corpus)
+	if m.NotSent == 0 || m.ErrorKinds[ErrKindNotSent] != m.NotSent || m.NoBids+m.NotSent != 20 {
+		t.Fatalf("no-bids %d, not sent %d, errors %v: want the 20 requests answered or dropped unsent", m.NoBids, m.NotSent, m.ErrorKinds)
+	}
+	if uint64(served.Load()) != m.NoBids {
+		t.Errorf("server saw %d requests, %d answered: a dropped request was sent", served.Load(), m.NoBids)
+	}
+	if got := uint64(m.Latency.TotalCount()); got != m.NoBids {
+		t.Errorf("%d latencies recorded for %d answers", got, m.NoBids)
+	}
+	if s := m.Summary(); s.Max > 200*time.Millisecond {
+		t.Errorf("max latency %v: a dropped request's wait was recorded", s.Max)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 type Window struct {
 	// Start is when the window's first request was due.
 	Start time.Time `json:"start"`
-	// Requests, Bids, Late, LateSent and Errors are as in Metrics; Status5xx
+	// Requests, Bids, Late, LateSent, Errors and NotSent are as in Metrics; Status5xx
 	// counts answers with a 5xx status; GenLag is the load generator's largest
 	// delay in sending a request.
 	Requests  uint64        `json:"requests"`
@@ -24,6 +24,7 @@ type Window struct {
 	Late      uint64        `json:"late"`
 	LateSent  uint64        `json:"late_sent"`
 	Errors    uint64        `json:"errors"`
+	NotSent   uint64        `json:"not_sent"`
 	Status5xx uint64        `json:"status_5xx"`
 	GenLag    time.Duration `json:"generator_lag_max"`
 	// NoBidReasons counts 204 answers by reason.
@@ -33,7 +34,7 @@ type Window struct {
 // WindowOf condenses an attack's metrics into a Window starting at start.
 func WindowOf(start time.Time, m *Metrics) Window {
 	w := Window{Start: start, Requests: m.Requests, Bids: m.Bids, Late: m.Late, LateSent: m.LateSent,
-		Errors: m.Errors, GenLag: m.SchedLagMax, NoBidReasons: m.NoBidReasons}
+		Errors: m.Errors, NotSent: m.NotSent, GenLag: m.SchedLagMax, NoBidReasons: m.NoBidReasons}
 	for code, n := range m.StatusCodes {
 		if code >= 500 {
 			w.Status5xx += n
@@ -113,12 +114,15 @@ type DrillRow struct {
 	Fault                  string
 	Requests, Late, Errors uint64
 	Status5xx, Bids        uint64
+	// NotSent counts requests the exchange dropped unsent because every
+	// connection to the instance was busy (part of Errors).
+	NotSent uint64
 	// LateSent counts the answers late from their actual send; GenLag is the
 	// load generator's largest delay in sending (Late includes it).
 	LateSent                 uint64
 	GenLag                   time.Duration
 	Spent, Budget, LateSpend int64 // micros; Budget 0 = not measured
-	// NoBids counts the steady load's no-bids by reason.
+	// NoBids counts no-bids by reason, of the steady load and any extra load.
 	NoBids map[string]uint64
 	// Resumed is how long after the fault ended the bid rate was back to at
 	// least half the baseline's; -1 when it never was.
@@ -132,6 +136,7 @@ func (r *DrillRow) add(w *Window) {
 	r.LateSent += w.LateSent
 	r.GenLag = max(r.GenLag, w.GenLag)
 	r.Errors += w.Errors
+	r.NotSent += w.NotSent
 	r.Status5xx += w.Status5xx
 	r.Bids += w.Bids
 }
@@ -218,6 +223,9 @@ func DrillTable(ws []Window, evs []DrillEvent, extra func(path string) ([]Window
 				}
 				for k := range xs {
 					r.add(&xs[k])
+					for reason, n := range xs[k].NoBidReasons {
+						r.NoBids[reason] += n
+					}
 				}
 			}
 		}
@@ -228,7 +236,7 @@ func DrillTable(ws []Window, evs []DrillEvent, extra func(path string) ([]Window
 // WriteDrillTable prints rows as a Markdown table with a verdict per fault.
 func WriteDrillTable(w io.Writer, rows []DrillRow) error {
 	ew := &errWriter{w: w}
-	ew.printf("| fault | requests | bids | late from send | late incl. generator lag (max lag) | errors | 5xx | settled spend / budget (late) | bidding resumed after | checks | top no-bid reasons |\n")
+	ew.printf("| fault | requests | bids | late from send | late incl. generator lag (max lag) | errors (not sent) | 5xx | settled spend / budget (late) | bidding resumed after | checks | top no-bid reasons |\n")
 	ew.printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for i := range rows {
 		r := &rows[i]
@@ -245,8 +253,8 @@ func WriteDrillTable(w io.Writer, rows []DrillRow) error {
 			verdict = "FAIL"
 		}
 		reasons := strings.Fields(fmtCounts(r.NoBids))
-		ew.printf("| %s | %d | %d | %d | %d (%s) | %d | %d | %s | %s | %s | %s |\n", r.Fault, r.Requests, r.Bids, r.LateSent,
-			r.Late, r.GenLag.Round(time.Millisecond), r.Errors, r.Status5xx, spend, resumed, verdict,
+		ew.printf("| %s | %d | %d | %d | %d (%s) | %d (%d) | %d | %s | %s | %s | %s |\n", r.Fault, r.Requests, r.Bids, r.LateSent,
+			r.Late, r.GenLag.Round(time.Millisecond), r.Errors, r.NotSent, r.Status5xx, spend, resumed, verdict,
 			strings.Join(reasons[:min(3, len(reasons))], " "))
 	}
 	return ew.err

@@ -29,6 +29,9 @@ const (
 	ErrKindOther   = "other"
 	ErrKindStatus  = "status" // an HTTP status other than 200 and 204
 	ErrKindBadBid  = "bad-response"
+	// ErrKindNotSent: every connection to the target stayed busy for
+	// AttackConfig.ConnWait, and the exchange dropped the request unsent.
+	ErrKindNotSent = "not-sent"
 )
 
 // NoBidUnknown is the no-bid reason counted when a 204 carries no reason header.
@@ -38,7 +41,8 @@ const NoBidUnknown = "unknown"
 type Result struct {
 	// Scheduled is when the request was due; latency runs from here.
 	Scheduled time.Time
-	// Sent is when the worker actually started sending it.
+	// Sent is when the worker actually started sending it, holding a
+	// connection; zero when it was dropped unsent (ErrKindNotSent).
 	Sent time.Time
 	// Done is when the response (or error) arrived.
 	Done time.Time
@@ -118,7 +122,7 @@ type Metrics struct {
 	// LastDone is when the last response arrived.
 	LastDone time.Time
 
-	// Requests counts requests sent.
+	// Requests counts requests due: sent, or dropped unsent (NotSent).
 	Requests uint64
 	// Responses counts HTTP responses of any status.
 	Responses uint64
@@ -126,8 +130,13 @@ type Metrics struct {
 	Bids uint64
 	// NoBids counts 204 answers.
 	NoBids uint64
-	// Errors counts transport errors and statuses other than 200 and 204.
+	// Errors counts transport errors, requests not sent and statuses other
+	// than 200 and 204.
 	Errors uint64
+	// NotSent counts requests the exchange dropped because every connection
+	// to the target stayed busy (ErrKindNotSent); they are in Requests and
+	// Errors but in no latency.
+	NotSent uint64
 	// Late counts answers (of any kind) that arrived after the request's tmax,
 	// counted from when the request was due: what an exchange would see.
 	Late uint64
@@ -176,6 +185,12 @@ func NewMetrics() *Metrics {
 // no-bid reason has been seen.
 func (m *Metrics) Add(r *Result) {
 	m.Requests++
+	if r.ErrKind == ErrKindNotSent { // no answer, no latency: the exchange's drop
+		m.Errors++
+		m.NotSent++
+		m.ErrorKinds[r.ErrKind]++
+		return
+	}
 	if m.FirstSend.IsZero() || r.Sent.Before(m.FirstSend) {
 		m.FirstSend = r.Sent
 	}
@@ -271,6 +286,7 @@ func (m *Metrics) Merge(o *Metrics) {
 	m.Bids += o.Bids
 	m.NoBids += o.NoBids
 	m.Errors += o.Errors
+	m.NotSent += o.NotSent
 	m.Late += o.Late
 	m.LateSent += o.LateSent
 	for k, v := range o.StatusCodes {
@@ -366,6 +382,7 @@ type metricsJSON struct {
 	NoBids       uint64            `json:"nobids"`
 	Errors       uint64            `json:"errors"`
 	Late         uint64            `json:"late"`
+	LateSent     uint64            `json:"late_sent"`
 	StatusCodes  map[int]uint64    `json:"status_codes"`
 	NoBidReasons map[string]uint64 `json:"nobid_reasons"`
 	ErrorKinds   map[string]uint64 `json:"error_kinds"`
@@ -409,7 +426,7 @@ func (m *Metrics) MarshalJSON() ([]byte, error) {
 		TargetRate: m.TargetRate, Workers: m.Workers,
 		FirstSend: m.FirstSend, LastSend: m.LastSend, LastDone: m.LastDone,
 		Requests: m.Requests, Responses: m.Responses, Bids: m.Bids, NoBids: m.NoBids,
-		Errors: m.Errors, Late: m.Late, StatusCodes: m.StatusCodes,
+		Errors: m.Errors, Late: m.Late, LateSent: m.LateSent, StatusCodes: m.StatusCodes,
 		NoBidReasons: m.NoBidReasons, ErrorKinds: m.ErrorKinds,
 		SchedLagMax: ms(m.SchedLagMax), SchedLagSum: ms(m.SchedLagSum),
 		Auction:   m.Auction,
@@ -450,7 +467,7 @@ func (m *Metrics) UnmarshalJSON(b []byte) error {
 		Label: j.Label, Targets: j.Targets, Mode: j.Mode, TargetRate: j.TargetRate,
 		Workers: j.Workers, FirstSend: j.FirstSend, LastSend: j.LastSend, LastDone: j.LastDone,
 		Requests: j.Requests, Responses: j.Responses, Bids: j.Bids, NoBids: j.NoBids,
-		Errors: j.Errors, Late: j.Late, StatusCodes: j.StatusCodes,
+		Errors: j.Errors, Late: j.Late, LateSent: j.LateSent, StatusCodes: j.StatusCodes,
 		NoBidReasons: j.NoBidReasons, ErrorKinds: j.ErrorKinds, Latency: h, Service: service,
 		SchedLagMax: fromMS(j.SchedLagMax), SchedLagSum: fromMS(j.SchedLagSum),
 		Auction: j.Auction, reasons: make(map[string]*uint64),
@@ -464,6 +481,7 @@ func (m *Metrics) UnmarshalJSON(b []byte) error {
 	if m.ErrorKinds == nil {
 		m.ErrorKinds = make(map[string]uint64)
 	}
+	m.NotSent = m.ErrorKinds[ErrKindNotSent]
 	return nil
 }
 
@@ -513,6 +531,9 @@ func (m *Metrics) WriteText(w io.Writer) error {
 	}
 	p.printf("  answers       bids %d (%.1f%%)  no-bids %d  errors %d (%.2f%%)  late %d (%.2f%%)\n",
 		m.Bids, 100*s.BidRate, m.NoBids, m.Errors, 100*s.ErrorRate, m.Late, 100*s.LateRate)
+	if m.Mode == "open" {
+		p.printf("  late from the actual send %d; not sent (every connection busy) %d\n", m.LateSent, m.NotSent)
+	}
 	p.printf("  status codes  %s\n", fmtCounts(intKeys(m.StatusCodes)))
 	if len(m.NoBidReasons) > 0 {
 		p.printf("  no-bid        %s\n", fmtCounts(m.NoBidReasons))

@@ -48,7 +48,7 @@ run() { # label shed-target-lag
     -corpus "$OUT/corpus" -seed 1 -auction none -label "$1" -output "$OUT/$1.json" >"$OUT/$1.txt" 2>&1
   kill "$sp"; wait "$sp" 2>/dev/null || true
   echo "== $1 (KAIROS_SHED_TARGET_LAG=$2), $RATE req/s open loop, $WORKERS connections, $DURATION"
-  grep -E 'throughput|latency|service time|answers|no-bid' "$OUT/$1.txt"
+  grep -E 'throughput|latency|service time|answers|late from|no-bid' "$OUT/$1.txt"
 }
 run shedding 5ms
 [ -n "${OVERLOAD_ONLY_SHED:-}" ] || run no-shedding -1ms

@@ -36,6 +36,8 @@ func drillLoadCmd(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&every, "window", 500*time.Millisecond, "window length")
 	fs.StringVar(&targetsFile, "targets-file", "", "`file` of live bid endpoints, one host:port per line (required)")
 	fs.StringVar(&output, "output", "-", "timeline `file` (- for stdout)")
+	fs.IntVar(&cfg.MaxConnsPerTarget, "max-conns", 64, "keep-alive connections per instance")
+	fs.DurationVar(&cfg.ConnWait, "conn-wait", -1, "longest wait of a due request for a free connection before it is dropped unsent; negative = none, as an exchange that does not queue callouts")
 	fs.BoolVar(&insecure, "insecure", true, "send impressions as secure=0, so that bids with http notice URLs are allowed")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -191,6 +191,7 @@ func attackCmd(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Workers, "workers", 64, "closed loop: requests in flight; open loop: initial worker pool; either way the connections per target unless -max-conns")
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", 10000, "open loop: most workers (requests scheduled and not answered)")
 	fs.IntVar(&cfg.MaxConnsPerTarget, "max-conns", 0, "keep-alive connections per target; 0 = -workers (in open loop, requests beyond them wait for a connection, and the wait counts in their latency)")
+	fs.DurationVar(&cfg.ConnWait, "conn-wait", 0, "longest wait of a due request for a free connection before it is dropped unsent (not-sent); 0 = -timeout, negative = no wait")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to attack")
 	fs.Uint64Var(&cfg.MaxRequests, "requests", 0, "stop after this many requests (0 = no limit)")
 	fs.DurationVar(&cfg.Timeout, "timeout", time.Second, "timeout of each request")
