@@ -49,6 +49,14 @@ type reqState struct {
 	// server that signs its URLs.
 	notice pacing.Notice
 	srv    *Server
+	// signed is where TrackingURLs also put the bid's notice URLs (win,
+	// billing, loss), signed for notice as it stood then: ends of the three
+	// URLs in urls, the first starting at from.
+	signed struct {
+		ok   bool
+		from int
+		ends [3]int
+	}
 }
 
 // rand returns the next number of the request's xorshift sequence, for pacing
@@ -109,6 +117,7 @@ func (st *reqState) reset() {
 	st.schain = quality.SChainStatus{}
 	st.detail = ""
 	st.notice = pacing.Notice{}
+	st.signed.ok = false
 	st.srv = nil
 }
 
@@ -566,6 +575,7 @@ func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Rea
 		prof = &st.res.Profile
 	}
 	b.admStart = len(st.adm)
+	st.signed.ok = false
 	adm, v, err := s.deps.Assembler.Assemble(st.adm, cand.c, cand.cr, prof, &st.cimp)
 	if err != nil {
 		st.adm = st.adm[:b.admStart]
@@ -581,9 +591,13 @@ func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Rea
 	if b.reserved {
 		n.CreativeID = unsafeString(st.adm[b.admEnd:b.cridEnd])
 		n.VariantPhase = uint8(v.Phase) // the bandit learns under it
-		var ends [3]int
-		start := len(st.urls)
-		st.urls = s.deps.Signer.AppendNoticeURLs(st.urls, s.cfg.PublicURL, &n, noticeKinds[:], ends[:])
+		start, ends := st.signed.from, st.signed.ends
+		// TrackingURLs signed them already, unless the assembler asked for no
+		// tracking URLs or settled on another variant after asking.
+		if !st.signed.ok || st.notice.CreativeID != n.CreativeID || st.notice.VariantPhase != n.VariantPhase {
+			start = len(st.urls)
+			st.urls = s.deps.Signer.AppendNoticeURLs(st.urls, s.cfg.PublicURL, &n, noticeKinds[:], ends[:])
+		}
 		b.nurl = [2]int{start, ends[0]}
 		b.burl = [2]int{ends[0], ends[1]}
 		b.lurl = [2]int{ends[1], ends[2]}
@@ -601,9 +615,12 @@ func (st *reqState) TrackingURLs(v creatives.Variant) (click, impression string)
 	st.urls = v.AppendCrid(st.urls)
 	n.CreativeID = unsafeString(st.urls[start:])
 	n.VariantPhase = uint8(v.Phase)
-	var ends [2]int
+	// The notice URLs (win, billing, loss) cover the same fields: signing
+	// them in the same call builds and escapes the query once for all five.
+	var ends [5]int
 	start = len(st.urls)
-	st.urls = st.srv.deps.Signer.AppendNoticeURLs(st.urls, st.srv.cfg.PublicURL, n, adKinds[:], ends[:])
+	st.urls = st.srv.deps.Signer.AppendNoticeURLs(st.urls, st.srv.cfg.PublicURL, n, bidKinds[:], ends[:])
+	st.signed.ok, st.signed.from, st.signed.ends = true, ends[1], [3]int{ends[2], ends[3], ends[4]}
 	return unsafeString(st.urls[start:ends[0]]), unsafeString(st.urls[ends[0]:ends[1]])
 }
 
@@ -612,8 +629,8 @@ var _ creatives.Tracker = (*reqState)(nil)
 // The URLs of a bid: the click and impression URLs in the ad markup (signed
 // once the assembler has chosen the variant), then the exchange's notice URLs.
 var (
-	adKinds     = [2]pacing.Kind{pacing.KindClick, pacing.KindImp}
 	noticeKinds = [3]pacing.Kind{pacing.KindWin, pacing.KindBill, pacing.KindLoss}
+	bidKinds    = [5]pacing.Kind{pacing.KindClick, pacing.KindImp, pacing.KindWin, pacing.KindBill, pacing.KindLoss}
 )
 
 // cancelBids returns the reservations of bids that will not be sent.

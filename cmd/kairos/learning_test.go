@@ -232,6 +232,12 @@ func TestLearningEndToEnd(t *testing.T) {
 		b := got.resp.SeatBid[0].Bid[0]
 		get(t, strings.ReplaceAll(b.NURL, "${AUCTION_PRICE}", "1.50"), 204)
 		click := clickURL(t, b.ADM)
+		// The five URLs of a bid are signed together: all name the crid.
+		for _, n := range []string{b.NURL, b.BURL, b.LURL, click.String()} {
+			if q := queryOf(t, n); q.Get("cr") != b.CrID || q.Get("vp") != click.Query().Get("vp") {
+				t.Fatalf("URL %s: want cr=%s and the click URL's vp", n, b.CrID)
+			}
+		}
 		if u == buyer {
 			if click.Query().Get("vp") != "4" || click.Query().Get("ph") != "3" || !strings.Contains(b.CrID, "X0") {
 				t.Fatalf("purchaser's click URL %s (crid %s): want phase 3 (intent), variant phase 4 (purchased), the cross-sell part", click, b.CrID)
@@ -332,6 +338,16 @@ func get(t *testing.T, u string, want int) {
 	if resp.StatusCode != want {
 		t.Fatalf("GET %s: %s, want %d", u, resp.Status, want)
 	}
+}
+
+// queryOf returns the query of URL s.
+func queryOf(t *testing.T, s string) url.Values {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatalf("URL %q: %v", s, err)
+	}
+	return u.Query()
 }
 
 // clickURL returns the click URL of a banner's markup.

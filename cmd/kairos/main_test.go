@@ -134,6 +134,7 @@ type bidAnswer struct {
 				Price float64 `json:"price"`
 				NURL  string  `json:"nurl"`
 				BURL  string  `json:"burl"`
+				LURL  string  `json:"lurl"`
 				ADM   string  `json:"adm"`
 				CrID  string  `json:"crid"`
 			} `json:"bid"`
