@@ -31,3 +31,27 @@ func TestGetUntilHitAllocs(t *testing.T) {
 		t.Errorf("a cache hit allocates %.1f times, want 0", n)
 	}
 }
+
+// TestGetUntilHitRefreshingAllocs: a hit late in the TTL, while the entry's
+// refresh is in flight, allocates no more than any other hit.
+func TestGetUntilHitRefreshingAllocs(t *testing.T) {
+	r := testRedis(t)
+	writeBehind(t, r, Profile{User: "u-1", Phase: PhaseIntent, Interests: []string{"running"}})
+	const ttl = time.Hour
+	g := newRefreshRig(t, r, Config{CacheTTL: ttl}, true).start(t)
+	t0 := g.clk.now()
+	g.get(t, "u-1")
+	g.clk.set(t0.Add(ttl * 7 / 8))
+	g.get(t, "u-1") // starts the refresh, which the rig holds
+	g.waitHeld(t)
+	var res Result
+	deadline := time.Now().Add(time.Hour)
+	if n := testing.AllocsPerRun(100, func() {
+		if err := g.l.GetUntil(deadline, "u-1", &res); err != nil || !res.Cached {
+			t.Fatalf("hit: err %v, cached %v", err, res.Cached)
+		}
+	}); n != 0 {
+		t.Errorf("a hit during a refresh allocates %.1f times, want 0", n)
+	}
+	g.wantRefreshes(t, 1, 0, 0, 0, 0)
+}

@@ -4,17 +4,26 @@ import (
 	"hash/maphash"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 const cacheShards = 64
 
 // entry is one cached answer: the decoded profile record (or its absence) and the
-// user's frequency counters. Entries are immutable once published.
+// user's frequency counters. Entries are immutable once published, except for
+// the refreshing flag. A refresh replaces the entry with a new one, so an
+// entry's identity is its version: see replace.
 type entry struct {
-	rec     record
-	fc      []fcCount
-	found   bool
-	expires int64 // unix ns
+	rec       record
+	fc        []fcCount
+	found     bool
+	expires   int64 // unix ns
+	refreshAt int64 // unix ns; a hit from here on refreshes the entry ahead of expires
+	// refreshing is set by the hit that starts a refresh, so at most one is in
+	// flight per entry. It is cleared only when the refresh failed or was
+	// dropped (the entry stays and a later hit may try again); a refresh that
+	// answered leaves it set, since its entry has been replaced or dropped.
+	refreshing atomic.Bool
 }
 
 // cache is a bounded, sharded in-process cache of lookup answers. A full shard
@@ -94,6 +103,24 @@ func (c *cache) put(user string, gen uint64, e *entry, now int64) {
 	}
 	// The caller's string may alias a request buffer; the map keeps its own copy.
 	sh.m[strings.Clone(user)] = e
+}
+
+// replace stores e for user in place of old, and reports whether it did. It
+// does not when old is no longer user's entry: an invalidation (or flush)
+// removed it, eviction made room with it, or it expired and a miss replaced
+// it. Since every invalidation removes the entry it finds, a refresh asked for
+// before an invalidation never stores its answer after it. Replacing an entry
+// in place keeps the shard's size. user must not alias a request buffer: the
+// map keeps it as the key.
+func (c *cache) replace(user string, old, e *entry) bool {
+	sh := c.shard(user)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.m[user] != old {
+		return false
+	}
+	sh.m[user] = e
+	return true
 }
 
 // invalidate drops user's entry and fences off answers already in flight.

@@ -7,7 +7,8 @@
 // # Hot path
 //
 // ResolveUser and a Lookup.Get answered from the local cache do not
-// allocate. A cache miss waits for one pipelined Redis round trip shared with
+// allocate (but for the one hit per entry that starts a refresh, below). A
+// cache miss waits for one pipelined Redis round trip shared with
 // other concurrent misses, and never longer than its context's deadline; it
 // allocates for the Redis reply and the new cache entry. Get never blocks on a
 // full queue: it fails with ErrOverloaded. Everything else (Store, Import,
@@ -71,9 +72,18 @@
 // # Caching
 //
 // The cache holds the profile and the frequency counters together for
-// Config.CacheTTL (1s), "no profile" for Config.NegativeTTL (500ms). Every
+// Config.CacheTTL (10s), "no profile" for Config.NegativeTTL (10s). Every
 // change made through Kairos — Put, Delete, Import, Apply, IncrFrequency — is
 // published on the invalidation channel, and an answer fetched before an
 // invalidation is never cached after it. Should a message be lost (a pub/sub
 // reconnect), the TTL bounds the staleness.
+//
+// Refresh-ahead: a hit in the last quarter of an entry's TTL is answered from
+// the cache as any hit and also queues one background refresh of the user
+// (at most one per entry) with the misses, sharing their pipelines; its answer
+// replaces the entry with a fresh TTL, so hot users never wait for Redis and
+// entries fetched together do not expire together. A refresh is dropped
+// rather than queued when the lookup queue is half full, a failed one leaves
+// the entry to expire as before, and one whose entry was invalidated (or
+// evicted) meanwhile is discarded (kairos_segments_refreshes_total).
 package segments

@@ -115,7 +115,8 @@ const (
 // request is one lookup waiting for Redis. It is pooled: Get owns it until it is
 // queued; then the batcher and Get race to move it out of pending — Get to
 // abandon it on its deadline, the worker to complete it — and the loser of the
-// race releases it.
+// race releases it. A refresh (refresh != nil) has no one waiting: it stays
+// pending and whoever completes it stores its answer and releases it.
 type request struct {
 	key   []byte // "<p key><fc key>"
 	pkey  string // aliases key
@@ -124,6 +125,13 @@ type request struct {
 	done  chan struct{}
 	timer *time.Timer
 	gen   uint64
+
+	// Set for a refresh: the entry it refreshes, its user (a copy of the
+	// caller's string) and when it was asked for (unix ns), where the new
+	// entry's TTL starts.
+	refresh *entry
+	user    string
+	at      int64
 
 	// Set by the worker before done.
 	val   string
@@ -172,6 +180,10 @@ type Lookup struct {
 	// onInvalidate, if set before Start, sees each invalidation message after
 	// it has been applied (tests wait on it).
 	onInvalidate func(payload string)
+	// onRefresh, if set before Start, is called on the worker with the user
+	// of each refresh that Redis answered, before the answer is stored (tests
+	// hold a refresh there).
+	onRefresh func(user string)
 }
 
 // NewLookup returns a Lookup on r. cfg should have passed Validate; invalid
@@ -308,7 +320,8 @@ func (l *Lookup) Forget(user string) {
 // deadline, after Config.Timeout); ErrOverloaded when too many lookups are
 // waiting; ErrUnavailable (wrapping the cause) when Redis fails. On error res
 // is reset and the caller decides without the profile. A cache hit does not
-// allocate.
+// allocate, except the one hit per entry that starts its refresh (see
+// refreshAhead), which never waits for it.
 func (l *Lookup) Get(ctx context.Context, user string, res *Result) error {
 	deadline, _ := ctx.Deadline()
 	return l.get(ctx.Done(), deadline, user, res)
@@ -330,11 +343,17 @@ func (l *Lookup) get(done <-chan struct{}, deadline time.Time, user string, res 
 		return nil
 	}
 	if l.cache != nil {
-		if e := l.cache.get(user, now.UnixNano()); e != nil {
+		ns := now.UnixNano()
+		if e := l.cache.get(user, ns); e != nil {
 			res.fill(e, user, &l.cfg.Decay, now)
 			res.Cached = true
 			l.m.hit.Inc()
 			l.m.latency.Observe(l.now().Sub(now).Seconds())
+			// Load before the CAS: hits on a hot entry while its refresh is in
+			// flight only read the flag's cache line.
+			if ns >= e.refreshAt && !e.refreshing.Load() && e.refreshing.CompareAndSwap(false, true) {
+				l.refresh(user, e, ns)
+			}
 			return nil
 		}
 	}
@@ -367,17 +386,10 @@ func (l *Lookup) fetch(done <-chan struct{}, deadline time.Time, user string, re
 	if wait <= 0 || isClosed(done) {
 		return ErrTimeout
 	}
-	r := l.pool.Get().(*request)
-	r.key = l.keys.AppendUser(r.key[:0], user, "p")
-	n := len(r.key)
-	r.key = l.keys.AppendUser(r.key, user, "fc")
-	// The key strings alias r.key, which does not change until r is released.
-	r.pkey = unsafe.String(&r.key[0], n)
-	r.fckey = unsafe.String(&r.key[n], len(r.key)-n)
+	r := l.request(user)
 	if l.cache != nil {
 		r.gen = l.cache.generation(user)
 	}
-	r.state.Store(statePending)
 	select {
 	case l.queue <- r:
 	default:
@@ -419,18 +431,105 @@ func (l *Lookup) fetch(done <-chan struct{}, deadline time.Time, user string, re
 		}
 		return nil
 	}
+	e, err := l.newEntry(r, now.UnixNano())
+	if err != nil {
+		return fmt.Errorf("decode profile of %q: %w", user, err)
+	}
+	l.cache.put(user, r.gen, e, now.UnixNano())
+	res.fill(e, user, &l.cfg.Decay, now)
+	return nil
+}
+
+// request returns a pooled request for user's keys, pending.
+func (l *Lookup) request(user string) *request {
+	r := l.pool.Get().(*request)
+	r.key = l.keys.AppendUser(r.key[:0], user, "p")
+	n := len(r.key)
+	r.key = l.keys.AppendUser(r.key, user, "fc")
+	// The key strings alias r.key, which does not change until r is released.
+	r.pkey = unsafe.String(&r.key[0], n)
+	r.fckey = unsafe.String(&r.key[n], len(r.key)-n)
+	r.state.Store(statePending)
+	return r
+}
+
+// refreshAhead sets when an entry is refreshed: a hit in the last
+// 1/refreshAhead of its TTL (the last quarter: 2.5s of the default 10s) serves
+// the entry and refreshes it in the background. Users hit at least that often
+// never wait for Redis, and entries fetched together no longer expire
+// together under load. The lead is ten times the default RedisTimeout, so a
+// refresh that failed has time for another before the entry expires; a hot
+// user costs one Redis read per 3/4 of the TTL instead of one per TTL.
+const refreshAhead = 4
+
+// newEntry decodes r's answer into a cache entry whose TTL starts at now
+// (unix ns).
+func (l *Lookup) newEntry(r *request, now int64) (*entry, error) {
 	e := &entry{found: r.found, fc: appendCounts(nil, r.fc)}
 	ttl := l.cfg.NegativeTTL
 	if r.found {
 		if err := decodeRecord(r.val, &e.rec); err != nil {
-			return fmt.Errorf("decode profile of %q: %w", user, err)
+			return nil, err
 		}
 		ttl = l.cfg.CacheTTL
 	}
-	e.expires = now.Add(ttl).UnixNano()
-	l.cache.put(user, r.gen, e, now.UnixNano())
-	res.fill(e, user, &l.cfg.Decay, now)
-	return nil
+	e.expires = now + int64(ttl)
+	e.refreshAt = e.expires - int64(ttl/refreshAhead)
+	return e, nil
+}
+
+// refresh asks Redis again for user, whose live entry e was hit late in its
+// TTL, without waiting for the answer: the request joins the batcher's queue
+// like a miss and shares its pipeline. It never blocks. When the Lookup is
+// not running, or the queue is more than half full (Redis is not keeping up;
+// the rest is left to lookups that bids wait on), the refresh is dropped and e
+// stays until it expires or a later hit refreshes it.
+func (l *Lookup) refresh(user string, e *entry, now int64) {
+	if !l.running.Load() || len(l.queue) > cap(l.queue)/2 {
+		e.refreshing.Store(false)
+		l.m.refreshDropped.Inc()
+		return
+	}
+	r := l.request(user)
+	r.refresh, r.at = e, now
+	// user may alias the request body; the refresh outlives the request.
+	r.user = strings.Clone(user)
+	select {
+	case l.queue <- r:
+		l.m.refreshStarted.Inc()
+	default:
+		l.release(r)
+		e.refreshing.Store(false)
+		l.m.refreshDropped.Inc()
+	}
+}
+
+// refreshed stores the answer to refresh r in place of the entry it refreshes
+// and releases r. A failed refresh leaves the entry as it was (with its old
+// expiry); an answer for an entry that is gone — invalidated while the
+// refresh was in flight, or evicted, or replaced by a miss — is discarded.
+// It runs on a worker (or the batcher, when stopping) and does not block.
+func (l *Lookup) refreshed(r *request) {
+	defer l.release(r)
+	old := r.refresh
+	err := r.err
+	var e *entry
+	if err == nil {
+		e, err = l.newEntry(r, r.at)
+	}
+	if err != nil {
+		old.refreshing.Store(false)
+		l.m.refreshErrors.Inc()
+		return
+	}
+	if l.onRefresh != nil {
+		l.onRefresh(r.user)
+	}
+	if l.cache.replace(r.user, old, e) {
+		l.m.refreshOK.Inc()
+	} else {
+		l.m.refreshDiscarded.Inc()
+	}
 }
 
 // isClosed reports whether done is closed; a nil channel never is.
@@ -447,11 +546,17 @@ func isClosed(done <-chan struct{}) bool {
 func (l *Lookup) release(r *request) {
 	r.val, r.fc, r.err, r.found = "", nil, nil, false
 	r.pkey, r.fckey = "", ""
+	r.refresh, r.user, r.at = nil, "", 0
 	l.pool.Put(r)
 }
 
 // complete hands a finished request to its Get, or releases it if Get gave up.
+// A refresh's answer goes to the cache.
 func (l *Lookup) complete(r *request) {
+	if r.refresh != nil {
+		l.refreshed(r)
+		return
+	}
 	if r.state.CompareAndSwap(statePending, stateDone) {
 		r.done <- struct{}{}
 		return

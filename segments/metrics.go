@@ -18,12 +18,24 @@ type metrics struct {
 	batchSize     prometheus.Histogram
 	invalidations prometheus.Counter
 	resubscribes  prometheus.Counter
+
+	refreshStarted   prometheus.Counter
+	refreshOK        prometheus.Counter
+	refreshDiscarded prometheus.Counter
+	refreshDropped   prometheus.Counter
+	refreshErrors    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
 	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kairos_segments_lookups_total",
 		Help: "Profile lookups by result: hit (local cache), miss (answered by Redis), timeout, overloaded, error.",
+	}, []string{"result"})
+	refreshes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kairos_segments_refreshes_total",
+		Help: "Background refreshes of cache entries hit late in their TTL, by result: started (queued; each ends as ok, discarded or error), " +
+			"ok (stored with a fresh TTL), discarded (the entry was invalidated, evicted or replaced meanwhile), " +
+			"error (Redis failed or timed out; the entry keeps its expiry), dropped (not started: queue half full or lookup stopped).",
 	}, []string{"result"})
 	m := &metrics{
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -45,7 +57,7 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
 			Help: "Times the invalidation channel was subscribed again after a lost connection; each empties the cache.",
 		}),
 	}
-	cols := []prometheus.Collector{m.latency, m.batchSize, m.invalidations, lookups, m.resubscribes}
+	cols := []prometheus.Collector{m.latency, m.batchSize, m.invalidations, lookups, m.resubscribes, refreshes}
 	if entries != nil {
 		cols = append(cols, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "kairos_segments_cache_entries",
@@ -62,11 +74,17 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
 	m.invalidations = cols[2].(prometheus.Counter)
 	lookups = cols[3].(*prometheus.CounterVec)
 	m.resubscribes = cols[4].(prometheus.Counter)
+	refreshes = cols[5].(*prometheus.CounterVec)
 	m.hit = lookups.WithLabelValues("hit")
 	m.miss = lookups.WithLabelValues("miss")
 	m.timeout = lookups.WithLabelValues("timeout")
 	m.overloaded = lookups.WithLabelValues("overloaded")
 	m.errors = lookups.WithLabelValues("error")
+	m.refreshStarted = refreshes.WithLabelValues("started")
+	m.refreshOK = refreshes.WithLabelValues("ok")
+	m.refreshDiscarded = refreshes.WithLabelValues("discarded")
+	m.refreshDropped = refreshes.WithLabelValues("dropped")
+	m.refreshErrors = refreshes.WithLabelValues("error")
 	return m
 }
 
