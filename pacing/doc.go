@@ -101,7 +101,8 @@
 // ReasonLedgerLost) until an operator restores the figures (Pacer.Restore,
 // POST /v1/pacing/<id>/restore, kairosctl budget restore: given figures, or
 // the instance's last view of the ledger with what was leased counted as
-// spent; every instance resumes at its next controller tick) or accepts the
+// spent; every instance notices the restore within a SweepInterval, a second
+// by default, and resumes) or accepts the
 // ledger as it stands on one instance (Pacer.ClearLost, POST
 // /v1/pacing/<id>/clear-lost, which restarts the day's spend from zero).
 // An instance started after the loss cannot tell and starts from zero.

@@ -247,8 +247,9 @@ func (p *Pacer) Ledger() *Ledger { return p.ledger }
 func (p *Pacer) Config() Config { return p.cfg }
 
 // Start launches the background loops: lease refill, heartbeat and expiry
-// (every SweepInterval, or at once when Reserve asks for a refill) and the
-// participation controller (every TickInterval).
+// (every SweepInterval, or at once when Reserve asks for a refill), the
+// participation controller (every TickInterval) and the check for restored
+// ledgers (every SweepInterval).
 func (p *Pacer) Start(ctx context.Context) error {
 	if !p.started.CompareAndSwap(false, true) {
 		return errors.New("pacing: already started")
@@ -258,9 +259,10 @@ func (p *Pacer) Start(ctx context.Context) error {
 	now := p.clock.Now()
 	p.Warm(now)
 	p.maintain(ctx, now)
-	p.wg.Add(2)
+	p.wg.Add(3)
 	go p.loop(realInterval(p.clock, p.cfg.SweepInterval), p.kick, p.maintain)
 	go p.loop(realInterval(p.clock, p.cfg.TickInterval), nil, p.Tick)
+	go p.loop(realInterval(p.clock, p.cfg.SweepInterval), nil, p.checkRestored)
 	return nil
 }
 

@@ -357,9 +357,19 @@ func TestLostLedgerStopsBidding(t *testing.T) {
 	if st, _ := p.State("c1"); !st.LedgerLost {
 		t.Fatal("a lease cleared the lost state")
 	}
-	// An operator restores the figures; the next tick resumes bidding.
+	// The check for restored ledgers finds nothing to resume yet.
+	p.checkRestored(ctx, t0.Add(time.Second))
+	if st, _ := p.State("c1"); !st.LedgerLost {
+		t.Fatal("the restore check cleared the lost state before any restore")
+	}
+	// An operator restores the figures; the restore check (every second, not
+	// the 5s controller tick) resumes bidding.
 	if err := p.Ledger().Restore(ctx, "c1", "2026-11-02", 4000, 4000, t0); err != nil {
 		t.Fatal(err)
+	}
+	p.checkRestored(ctx, t0.Add(2*time.Second))
+	if st, _ := p.State("c1"); st.LedgerLost {
+		t.Fatalf("the restore check did not notice the restore: %+v", st)
 	}
 	p.Tick(ctx, t0.Add(2*time.Second))
 	if st, _ := p.State("c1"); st.LedgerLost || st.SpentToday != 4000 {
