@@ -125,8 +125,11 @@ func (s *shedder) run(stop <-chan struct{}) {
 		}
 		// A saturated processor is overload too, even before a queue shows:
 		// with a bounded number of connections the queue cannot grow past
-		// them, and every request waits behind all of them.
-		if busy := cpu.busy(); busy >= saturated {
+		// them, and every request waits behind all of them. That includes
+		// time the process wanted to run but the OS ran something else: a
+		// core shared with other busy processes shows no queue inside Go,
+		// while requests wait unread in the kernel (see cpuMeter.busy).
+		if busy := cpu.busy(s.cfg.Interval); busy >= saturated {
 			lag = max(lag, s.cfg.TargetLag+1)
 		}
 		s.observe(lag)
@@ -143,9 +146,12 @@ type cpuMeter struct {
 	lastWall time.Time
 }
 
-// busy returns the share of GOMAXPROCS processors' time the process used
-// since the previous call (0 on the first).
-func (m *cpuMeter) busy() float64 {
+// busy returns the share of GOMAXPROCS processors' time the process used or
+// wanted since the previous call (0 on the first), the calls being due every
+// interval. A call later than due means the process was runnable and not
+// running for that long (starved by the OS, or its processors all busy), so
+// the delay counts as wanted time on every processor.
+func (m *cpuMeter) busy(interval time.Duration) float64 {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
@@ -155,10 +161,27 @@ func (m *cpuMeter) busy() float64 {
 	dc, dw := cpu-m.lastCPU, now.Sub(m.lastWall)
 	first := m.lastWall.IsZero()
 	m.lastCPU, m.lastWall = cpu, now
-	if first || dw <= 0 {
+	if first {
 		return 0
 	}
-	return float64(dc) / (float64(dw) * float64(runtime.GOMAXPROCS(0)))
+	return busyShare(dc, dw, interval, runtime.GOMAXPROCS(0))
+}
+
+// busyShare is the share of procs processors' time over wall that a process
+// used (cpu) or waited for: the part of wall beyond the interval at which it
+// meant to look again. The wait counts only for a process that was busy while
+// it ran (used at least half of the rest): an idle process paused with the
+// whole machine is not overloaded.
+func busyShare(cpu, wall, interval time.Duration, procs int) float64 {
+	if wall <= 0 || procs < 1 {
+		return 0
+	}
+	p := time.Duration(procs)
+	stall := max(wall-interval, 0)
+	if 2*cpu < (wall-stall)*p {
+		stall = 0
+	}
+	return min(float64(cpu+stall*p)/float64(wall*p), 1)
 }
 
 // quantileSince returns the q-quantile of the waits counted in h since the

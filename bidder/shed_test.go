@@ -114,3 +114,29 @@ func TestQuantileSince(t *testing.T) {
 	f([]uint64{45, 25, 5, 0, 0}, 0.9, 10*time.Millisecond, true) // since prev, waits spread evenly
 	f([]uint64{45, 30, 10, 5, 5}, 0.9, 0, false)                 // five new waits are too few to judge
 }
+
+func TestBusyShare(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		name                string
+		cpu, wall, interval time.Duration
+		procs               int
+		want                float64
+	}{
+		{"on time, fully busy", 5 * ms, 5 * ms, 5 * ms, 1, 1},
+		{"on time, half busy", 2500 * time.Microsecond, 5 * ms, 5 * ms, 1, 0.5},
+		{"on time, one of two processors", 5 * ms, 5 * ms, 5 * ms, 2, 0.5},
+		// Starved by the OS: ran 4ms of 5, waited 10ms for the core.
+		{"starved while busy", 4 * ms, 15 * ms, 5 * ms, 1, 14.0 / 15},
+		{"starved, busy throughout", 5 * ms, 15 * ms, 5 * ms, 1, 1},
+		// Idle when the whole machine paused for 200ms: not overloaded.
+		{"idle through a pause", 0, 205 * ms, 5 * ms, 1, 0},
+		{"lightly used through a pause", ms, 205 * ms, 5 * ms, 1, 1.0 / 205},
+		{"no time", 0, 0, 5 * ms, 1, 0},
+	} {
+		got := busyShare(c.cpu, c.wall, c.interval, c.procs)
+		if math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("%s: busyShare = %.4f, want %.4f", c.name, got, c.want)
+		}
+	}
+}
