@@ -110,6 +110,7 @@ func (c AttackConfig) openLoop() bool { return c.Rate > 0 || c.Pacer != nil }
 type Attacker struct {
 	cfg     AttackConfig
 	clock   Clock
+	stalls  *StallMonitor // nil with a simulated clock
 	pacer   Pacer
 	targets []attackTarget
 }
@@ -219,6 +220,11 @@ func (a *Attacker) Attack(ctx context.Context, c Corpus) (*Metrics, error) {
 	stopCtx := context.AfterFunc(ctx, func() { r.stopped.Store(true) })
 	defer stopCtx()
 
+	if _, real := a.clock.(SystemClock); real {
+		a.stalls = NewStallMonitor(time.Millisecond, 2*time.Millisecond)
+		a.stalls.Start()
+		defer a.stalls.Stop()
+	}
 	r.start = a.clock.Now()
 	if cfg.Duration > 0 {
 		r.end = r.start.Add(cfg.Duration)
@@ -463,6 +469,9 @@ func (w *worker) do(n uint64, due time.Time) {
 	<-t.slots
 
 	*res = Result{Scheduled: due, Sent: sent, Done: done, TMax: q.TMax}
+	if a.stalls != nil && q.TMax > 0 && done.Sub(sent) > q.TMax {
+		res.Stall = a.stalls.Within(sent, done)
+	}
 	if err != nil {
 		res.ErrKind = errKind(err)
 	} else {

@@ -38,6 +38,19 @@ SECRET=drill-notice-secret-0123456789abcdef
 PREFIX=drill:
 PORTS=(17000 17001 17002 17003 17004 17005)
 
+# DRILL_PIN=1 pins Kairos's instances to core DRILL_SERVER_CPU (0) and the
+# simulated exchange and the Redis nodes to DRILL_LOAD_CPU (1; Redis to
+# DRILL_REDIS_CPU), as bench/perf.sh does: the instances then share one core
+# and a real overload reaches them. The default leaves everything unpinned:
+# the generator takes most of a core at 20,000 req/s, so the instances rarely
+# saturate, and the late answers it measures are mostly its own stalls (the
+# table's "beyond generator stalls" figure leaves those out).
+PIN_SERVER=(); PIN_LOAD=(); PIN_REDIS=()
+if [ "${DRILL_PIN:-0}" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  PIN_SERVER=(taskset -c "${DRILL_SERVER_CPU:-0}"); PIN_LOAD=(taskset -c "${DRILL_LOAD_CPU:-1}")
+  PIN_REDIS=(taskset -c "${DRILL_REDIS_CPU:-${DRILL_LOAD_CPU:-1}}")
+fi
+
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
   echo "drill: needs redis-server and redis-cli (apt-get install redis-server)" >&2; exit 2; }
 rm -rf "$OUT" && mkdir -p "$OUT/bin"
@@ -64,7 +77,7 @@ go build -o "$OUT/bin/kairos-bench" ./cmd/kairos-bench
 start_redis() {
   local p=$1 d=$OUT/redis-$1
   mkdir -p "$d"
-  redis-server --port "$p" --cluster-port $((p + 500)) --bind 127.0.0.1 --cluster-enabled yes \
+  "${PIN_REDIS[@]}" redis-server --port "$p" --cluster-port $((p + 500)) --bind 127.0.0.1 --cluster-enabled yes \
     --cluster-config-file nodes.conf --cluster-node-timeout 2000 --cluster-require-full-coverage no \
     --dir "$d" --save "" --appendonly no --logfile "$d/redis.log" --daemonize no &
   PIDS+=($!)
@@ -95,7 +108,7 @@ start_kairos() {
   KAIROS_REDIS_URL=$REDIS_URL KAIROS_REDIS_PREFIX=$PREFIX KAIROS_ADMIN_TOKEN=$TOKEN KAIROS_NOTICE_SECRET=$SECRET \
     KAIROS_LISTEN=$(bid_addr "$i") KAIROS_ADMIN_LISTEN=$(admin_addr "$i") KAIROS_PUBLIC_URL=http://$(bid_addr 1) \
     KAIROS_CAMPAIGNS=bench/perf-campaigns.yaml KAIROS_TCF_VENDOR_ID=1000 KAIROS_LOG_LEVEL=warn \
-    KAIROS_CAMPAIGN_RESYNC=2s "$OUT/bin/kairos" >>"$OUT/kairos-$i.log" 2>&1 &
+    KAIROS_CAMPAIGN_RESYNC=2s "${PIN_SERVER[@]}" "$OUT/bin/kairos" >>"$OUT/kairos-$i.log" 2>&1 &
   PIDS+=($!)
   KAIROS_PID[$i]=$!
   for _ in $(seq 1 200); do
@@ -131,7 +144,7 @@ ledger() { # spent budget late (micros) of campaign $1, read through any live no
 }
 spend_event() { event spend "$1" $(ledger "drill-$1"); }
 
-"$OUT/bin/kairos-bench" drill-load -rate "$RATE" -duration 1h -window 500ms -known-share 0 \
+"${PIN_LOAD[@]}" "$OUT/bin/kairos-bench" drill-load -rate "$RATE" -duration 1h -window 500ms -known-share 0 \
   -targets-file "$TARGETS" -output "$OUT/timeline.jsonl" 2>"$OUT/load.log" &
 LOAD_PID=$!
 PIDS+=($LOAD_PID)
@@ -192,7 +205,7 @@ event spend redis-flush "$after" "$BUDGET_MICROS" "$late"
 # --- overload -------------------------------------------------------------------
 event start overload; capped overload
 sleep "$FAULT_AT"
-"$OUT/bin/kairos-bench" drill-load -rate "$OVERLOAD_RATE" -duration "$OVERLOAD_FOR" -window "$OVERLOAD_FOR" \
+"${PIN_LOAD[@]}" "$OUT/bin/kairos-bench" drill-load -rate "$OVERLOAD_RATE" -duration "$OVERLOAD_FOR" -window "$OVERLOAD_FOR" \
   -known-share 0 -targets-file "$TARGETS" -output "$OUT/overload.jsonl" 2>"$OUT/overload.log" || true
 event end overload
 event attack overload "$OUT/overload.jsonl"

@@ -15,7 +15,7 @@ func TestDrillTable(t *testing.T) {
 	for s := 0.0; s < 16; s += 0.5 {
 		w := Window{Start: at(s), Requests: 100, Bids: 50}
 		if s >= 10 && s < 12 {
-			w.Bids, w.Late, w.LateSent = 0, 1, 1
+			w.Bids, w.Late, w.LateSent, w.LateSrv = 0, 1, 1, 1
 		}
 		ws = append(ws, w)
 	}
@@ -43,15 +43,18 @@ func TestDrillTable(t *testing.T) {
 }
 
 // TestDrillLateFromSend: answers late only because the load generator fell
-// behind do not fail a row; answers late from their send do.
+// behind, or stalled while they waited to be read, do not fail a row; answers
+// late from their send beyond that do.
 func TestDrillLateFromSend(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	ws := []Window{
 		{Start: t0, Requests: 100, Bids: 50},
 		{Start: t0.Add(time.Second), Requests: 100, Bids: 50, Late: 30, GenLag: 250 * time.Millisecond},
-		{Start: t0.Add(2 * time.Second), Requests: 100, Bids: 50, Late: 5, LateSent: 2, GenLag: 40 * time.Millisecond},
+		{Start: t0.Add(2 * time.Second), Requests: 100, Bids: 50, Late: 5, LateSent: 2, LateSrv: 2, GenLag: 40 * time.Millisecond},
+		{Start: t0.Add(3 * time.Second), Requests: 100, Bids: 50, Late: 3, LateSent: 3, GenLag: 20 * time.Millisecond},
 	}
-	evs, err := ReadDrillEvents(strings.NewReader("1000 start baseline\n1001 end baseline\n1001 start lag\n1001 end lag\n1002 start slow\n1002 end slow\n"))
+	evs, err := ReadDrillEvents(strings.NewReader("1000 start baseline\n1001 end baseline\n1001 start lag\n1001 end lag\n" +
+		"1002 start slow\n1002 end slow\n1003 start stall\n1003 end stall\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +65,14 @@ func TestDrillLateFromSend(t *testing.T) {
 	if r := rows[1]; r.Late != 30 || r.LateSent != 0 || r.GenLag != 250*time.Millisecond || !r.Pass() {
 		t.Fatalf("generator lag only: %+v pass %v, want a pass", r, r.Pass())
 	}
-	if r := rows[2]; r.LateSent != 2 || r.Pass() {
+	if r := rows[2]; r.LateSent != 2 || r.LateServer != 2 || r.Pass() {
 		t.Fatalf("late from send: %+v pass %v, want a failure", r, r.Pass())
 	}
+	if r := rows[3]; r.LateSent != 3 || r.LateServer != 0 || !r.Pass() {
+		t.Fatalf("late only while the generator stalled: %+v pass %v, want a pass", r, r.Pass())
+	}
 	var b strings.Builder
-	if err := WriteDrillTable(&b, rows); err != nil || !strings.Contains(b.String(), "| lag | 100 | 50 | 0 | 30 (250ms) |") {
+	if err := WriteDrillTable(&b, rows); err != nil || !strings.Contains(b.String(), "| lag | 100 | 50 | 0 (0) | 30 (250ms) |") {
 		t.Fatalf("table:\n%s", b.String())
 	}
 }

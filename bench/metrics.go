@@ -56,6 +56,9 @@ type Result struct {
 	NoBidReason []byte
 	// TMax is the request's deadline; a response after it is late. Zero: no limit.
 	TMax time.Duration
+	// Stall is how long the load generator itself was stalled between Sent
+	// and Done (see StallMonitor); measured only for answers late from the send.
+	Stall time.Duration
 }
 
 // AuctionStats counts what the simulated exchange did with the bids.
@@ -144,6 +147,10 @@ type Metrics struct {
 	// request was actually sent: the server's lateness, without the load
 	// generator's own lag (which Late includes when the generator falls behind).
 	LateSent uint64
+	// LateServer counts the answers late from the send even without the time
+	// the load generator itself was stalled meanwhile: those the server was
+	// late with, whatever the generator's state (at most LateSent).
+	LateServer uint64
 	// StatusCodes counts responses by HTTP status.
 	StatusCodes map[int]uint64
 	// NoBidReasons counts 204 answers by X-Kairos-Nobid-Reason.
@@ -212,6 +219,9 @@ func (m *Metrics) Add(r *Result) {
 	}
 	if r.TMax > 0 && r.Done.Sub(r.Sent) > r.TMax {
 		m.LateSent++
+		if r.Done.Sub(r.Sent)-r.Stall > r.TMax {
+			m.LateServer++
+		}
 	}
 	if r.Status != 0 {
 		m.Responses++
@@ -289,6 +299,7 @@ func (m *Metrics) Merge(o *Metrics) {
 	m.NotSent += o.NotSent
 	m.Late += o.Late
 	m.LateSent += o.LateSent
+	m.LateServer += o.LateServer
 	for k, v := range o.StatusCodes {
 		m.StatusCodes[k] += v
 	}
@@ -383,6 +394,7 @@ type metricsJSON struct {
 	Errors       uint64            `json:"errors"`
 	Late         uint64            `json:"late"`
 	LateSent     uint64            `json:"late_sent"`
+	LateServer   uint64            `json:"late_server"`
 	StatusCodes  map[int]uint64    `json:"status_codes"`
 	NoBidReasons map[string]uint64 `json:"nobid_reasons"`
 	ErrorKinds   map[string]uint64 `json:"error_kinds"`
@@ -426,7 +438,7 @@ func (m *Metrics) MarshalJSON() ([]byte, error) {
 		TargetRate: m.TargetRate, Workers: m.Workers,
 		FirstSend: m.FirstSend, LastSend: m.LastSend, LastDone: m.LastDone,
 		Requests: m.Requests, Responses: m.Responses, Bids: m.Bids, NoBids: m.NoBids,
-		Errors: m.Errors, Late: m.Late, LateSent: m.LateSent, StatusCodes: m.StatusCodes,
+		Errors: m.Errors, Late: m.Late, LateSent: m.LateSent, LateServer: m.LateServer, StatusCodes: m.StatusCodes,
 		NoBidReasons: m.NoBidReasons, ErrorKinds: m.ErrorKinds,
 		SchedLagMax: ms(m.SchedLagMax), SchedLagSum: ms(m.SchedLagSum),
 		Auction:   m.Auction,
@@ -467,7 +479,7 @@ func (m *Metrics) UnmarshalJSON(b []byte) error {
 		Label: j.Label, Targets: j.Targets, Mode: j.Mode, TargetRate: j.TargetRate,
 		Workers: j.Workers, FirstSend: j.FirstSend, LastSend: j.LastSend, LastDone: j.LastDone,
 		Requests: j.Requests, Responses: j.Responses, Bids: j.Bids, NoBids: j.NoBids,
-		Errors: j.Errors, Late: j.Late, LateSent: j.LateSent, StatusCodes: j.StatusCodes,
+		Errors: j.Errors, Late: j.Late, LateSent: j.LateSent, LateServer: j.LateServer, StatusCodes: j.StatusCodes,
 		NoBidReasons: j.NoBidReasons, ErrorKinds: j.ErrorKinds, Latency: h, Service: service,
 		SchedLagMax: fromMS(j.SchedLagMax), SchedLagSum: fromMS(j.SchedLagSum),
 		Auction: j.Auction, reasons: make(map[string]*uint64),
@@ -532,7 +544,8 @@ func (m *Metrics) WriteText(w io.Writer) error {
 	p.printf("  answers       bids %d (%.1f%%)  no-bids %d  errors %d (%.2f%%)  late %d (%.2f%%)\n",
 		m.Bids, 100*s.BidRate, m.NoBids, m.Errors, 100*s.ErrorRate, m.Late, 100*s.LateRate)
 	if m.Mode == "open" {
-		p.printf("  late from the actual send %d; not sent (every connection busy) %d\n", m.LateSent, m.NotSent)
+		p.printf("  late from the actual send %d (%d beyond the generator's own stalls); not sent (every connection busy) %d\n",
+			m.LateSent, m.LateServer, m.NotSent)
 	}
 	p.printf("  status codes  %s\n", fmtCounts(intKeys(m.StatusCodes)))
 	if len(m.NoBidReasons) > 0 {

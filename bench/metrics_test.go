@@ -29,6 +29,11 @@ func TestMetricsAdd(t *testing.T) {
 	m.Add(result(0, 2*time.Millisecond, 200, ""))
 	m.Add(result(time.Millisecond, 3*time.Millisecond, 204, "no-campaign"))
 	m.Add(result(2*time.Millisecond, 150*time.Millisecond, 204, "no-campaign"))
+	// Late from its send too, but only because the generator stalled for 60ms
+	// of it: late for the exchange, not the server's.
+	stalled := result(2*time.Millisecond, 150*time.Millisecond, 204, "no-campaign")
+	stalled.Stall = 60 * time.Millisecond
+	m.Add(stalled)
 	m.Add(result(3*time.Millisecond, time.Millisecond, 204, ""))
 	m.Add(result(4*time.Millisecond, time.Millisecond, 400, ""))
 	m.Add(&Result{Scheduled: t0, Sent: t0.Add(5 * time.Millisecond), Done: t0.Add(time.Second), ErrKind: ErrKindTimeout})
@@ -40,13 +45,15 @@ func TestMetricsAdd(t *testing.T) {
 			t.Errorf("%s = %d, want %d", name, got, want)
 		}
 	}
-	f("requests", m.Requests, 6)
-	f("responses", m.Responses, 5)
+	f("requests", m.Requests, 7)
+	f("responses", m.Responses, 6)
 	f("bids", m.Bids, 1)
-	f("nobids", m.NoBids, 3)
+	f("nobids", m.NoBids, 4)
 	f("errors", m.Errors, 2)
-	f("late", m.Late, 1)
-	f("reason no-campaign", m.NoBidReasons["no-campaign"], 2)
+	f("late", m.Late, 2)
+	f("late from send", m.LateSent, 2)
+	f("late from send, the server's", m.LateServer, 1)
+	f("reason no-campaign", m.NoBidReasons["no-campaign"], 3)
 	f("reason unknown", m.NoBidReasons[NoBidUnknown], 1)
 	f("status 400", m.StatusCodes[400], 1)
 	f("error status", m.ErrorKinds[ErrKindStatus], 1)
@@ -57,7 +64,7 @@ func TestMetricsAdd(t *testing.T) {
 	if m.SchedLagMax != 5*time.Millisecond {
 		t.Errorf("sched lag max = %v, want 5ms", m.SchedLagMax)
 	}
-	if s := m.Summary(); s.Max < 999*time.Millisecond || s.BidRate != 1.0/6 {
+	if s := m.Summary(); s.Max < 999*time.Millisecond || s.BidRate != 1.0/7 {
 		t.Errorf("summary max %v bid rate %v", s.Max, s.BidRate)
 	}
 }
