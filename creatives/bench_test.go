@@ -61,3 +61,27 @@ func BenchmarkNativeRequest(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEscHTMLURL escapes a signed click URL of the length Kairos builds
+// (two '&' per parameter pair to escape, the rest plain).
+func BenchmarkEscHTMLURL(b *testing.B) {
+	u := "https://bid.example.com/v1/click?b=0f3a9c1d2e4b5a6c7d8e9f00&c=perf-trail-runner&cr=pt-banner-300x250&v=3.1.2" +
+		"&u=https%3A%2F%2Fshop.example.com%2Ftrail%3Futm_source%3Dkairos&x=exch1&p=${AUCTION_PRICE}&t=1796170568&s=Zm9vYmFyYmF6cXV4cXV1eA"
+	b.ReportAllocs()
+	b.SetBytes(int64(len(u)))
+	dst := make([]byte, 0, 1024)
+	for b.Loop() {
+		dst = escHTMLURL(dst[:0], u)
+	}
+}
+
+// BenchmarkEscHTML escapes a headline with a product name.
+func BenchmarkEscHTML(b *testing.B) {
+	s := "Still thinking about the Trailblazer GTX 3 running shoe? Free returns for 30 days, and 10% off today"
+	b.ReportAllocs()
+	b.SetBytes(int64(len(s)))
+	dst := make([]byte, 0, 1024)
+	for b.Loop() {
+		dst = escHTML(dst[:0], s)
+	}
+}

@@ -23,9 +23,36 @@ func escHTMLURL(dst []byte, s string) []byte { return appendMarkup(dst, s, false
 // escXML escapes XML text and attribute values.
 func escXML(dst []byte, s string) []byte { return appendMarkup(dst, s, true) }
 
+// markupPlain[c] is 1 for the ASCII bytes every markup escaper copies as they
+// are, 2 for those only the URL escapers copy ('$'); the rest take the slow path.
+var markupPlain = func() (t [256]uint8) {
+	for c := 0x20; c < 0x7f; c++ {
+		switch c {
+		case '&', '<', '>', '"', '\'', '`':
+		case '$':
+			t[c] = 2
+		default:
+			t[c] = 1
+		}
+	}
+	t['\t'], t['\n'], t['\r'] = 1, 1, 1
+	return t
+}()
+
 func appendMarkup(dst []byte, s string, text bool) []byte {
+	plain := uint8(3) // any nonzero class copies
+	if text {
+		plain = 1
+	}
 	last := 0
 	for i := 0; i < len(s); {
+		// Skip the plain run first: most of a URL or a headline.
+		for i < len(s) && markupPlain[s[i]]&plain != 0 {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, n := utf8.DecodeRuneInString(s[i:])

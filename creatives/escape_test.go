@@ -2,7 +2,10 @@ package creatives
 
 import (
 	"encoding/json"
+	"html"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestEscapers(t *testing.T) {
@@ -73,5 +76,31 @@ func FuzzEscapeHTML(f *testing.F) {
 	f.Add(`<script>"'&`)
 	f.Fuzz(func(t *testing.T, s string) {
 		checkHTML(t, `<span style="`+string(escHTML(nil, s))+`">`+string(escHTML(nil, s))+`</span>`)
+	})
+}
+
+// FuzzEscapeMarkupRoundTrip: what the markup escapers keep of valid UTF-8
+// without control characters unescapes to the input, and no byte that could
+// end a value or start markup survives raw.
+func FuzzEscapeMarkupRoundTrip(f *testing.F) {
+	f.Add("Trail Runner 2 — 10% off ${AUCTION_PRICE}")
+	f.Add("https://x.example/c?a=1&b=<2>&c='3'\"`")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, c := range []struct {
+			name string
+			esc  func([]byte, string) []byte
+			raw  string // bytes that must not appear unescaped
+		}{{"escHTML", escHTML, "<>\"'`$"}, {"escHTMLURL", escHTMLURL, "<>\"'`"}, {"escXML", escXML, "<>\"'`$"}} {
+			out := string(c.esc(nil, s))
+			if strings.ContainsAny(out, c.raw) {
+				t.Fatalf("%s(%q) = %q keeps one of %q", c.name, s, out, c.raw)
+			}
+			if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x80 && dropControl(byte(r)) }) {
+				continue
+			}
+			if back := html.UnescapeString(out); back != s {
+				t.Fatalf("%s(%q) = %q unescapes to %q", c.name, s, out, back)
+			}
+		}
 	})
 }
