@@ -82,7 +82,8 @@ func New(tokens []Token, ready Pinger, gatherer prometheus.Gatherer, log *zap.Lo
 	}
 	s.metrics = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	s.srv = &fasthttp.Server{Handler: s.handle, Name: "kairos-admin", ReadTimeout: time.Minute,
-		WriteTimeout: time.Minute, MaxRequestBodySize: 1 << 30, StreamRequestBody: true}
+		WriteTimeout: time.Minute, MaxRequestBodySize: 1 << 30, StreamRequestBody: true,
+		CloseOnShutdown: true} // answers while stopping say Connection: close
 	return s
 }
 

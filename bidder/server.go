@@ -228,7 +228,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		NoDefaultContentType:          true,
 		DisableHeaderNamesNormalizing: false,
 		ReduceMemoryUsage:             false,
-		Logger:                        zapPrintf{deps.Log},
+		// Answers written while stopping carry Connection: close, so the
+		// exchange does not send another request on a keep-alive connection
+		// that is about to be closed under it.
+		CloseOnShutdown: true,
+		Logger:          zapPrintf{deps.Log},
 	}
 	return s, nil
 }
