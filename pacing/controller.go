@@ -3,6 +3,7 @@ package pacing
 import (
 	"context"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -332,28 +333,55 @@ func (p *Pacer) Tick(ctx context.Context, now time.Time) {
 }
 
 // noticeInit compares the ledger incarnation init, just read from Redis, with
-// expect, the one this instance leased from (read before it): a ledger that
-// vanished marks the campaign lost; one an operator restored since clears the
-// loss, and the next lease resumes bidding.
+// expect, the one this instance leased from (read before it). A ledger an
+// operator restored after that incarnation began resumes bidding on it (the
+// next lease adopts it); any other change means the ledger vanished and marks
+// the campaign lost. A restore older than the expected incarnation (Redis
+// loaded an old snapshot, say) is no restore of this loss: it stays lost.
 func (p *Pacer) noticeInit(id string, st *campState, expect, init string) {
 	if expect == "" || init == expect {
 		return
 	}
 	st.slowMu.Lock()
-	if !st.lost.Load() {
-		st.lostInit = init
-	}
-	lostInit := st.lostInit
+	current := st.expectInit
 	st.slowMu.Unlock()
-	switch {
-	case strings.HasSuffix(init, restoreMark) && init != lostInit:
-		if p.ClearLost(id) {
+	if current == init {
+		return // adopted meanwhile
+	}
+	if restoredAfter(init, expect) {
+		if p.resume(st) {
 			p.log.Info("pacing: campaign ledger restored; bidding resumes", zap.String("campaign", id))
 		}
-	case !st.lost.Swap(true):
-		p.log.Error("pacing: campaign ledger lost in Redis; bidding stopped for it until an operator restores it",
-			zap.String("campaign", id))
+		return
 	}
+	if !st.lost.Swap(true) {
+		p.log.Error("pacing: campaign ledger lost in Redis; bidding stopped for it until an operator restores it",
+			zap.String("campaign", id), zap.String("expected", expect), zap.String("found", init))
+	}
+}
+
+// restoredAfter reports whether init names a ledger written by Restore no
+// earlier than the incarnation expect began (by the clocks of the instances
+// that wrote them). Inits read "<day>|<unix ms>|<writer>".
+func restoredAfter(init, expect string) bool {
+	if !strings.HasSuffix(init, restoreMark) {
+		return false
+	}
+	return initMillis(init) >= initMillis(expect)
+}
+
+// initMillis is the creation time in an init, 0 when it has none.
+func initMillis(init string) int64 {
+	_, rest, ok := strings.Cut(init, "|")
+	if !ok {
+		return 0
+	}
+	ms, _, _ := strings.Cut(rest, "|")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // checkRestored looks, every SweepInterval, whether the ledgers of campaigns

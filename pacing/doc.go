@@ -102,7 +102,10 @@
 // POST /v1/pacing/<id>/restore, kairosctl budget restore: given figures, or
 // the instance's last view of the ledger with what was leased counted as
 // spent; every instance notices the restore within a SweepInterval, a second
-// by default, and resumes) or accepts the
+// by default, and resumes, also one that had not yet noticed the loss or
+// whose ledger was never lost; a restore older than the incarnation an
+// instance leased from, as an old snapshot would bring back, is not adopted)
+// or accepts the
 // ledger as it stands on one instance (Pacer.ClearLost, POST
 // /v1/pacing/<id>/clear-lost, which restarts the day's spend from zero).
 // An instance started after the loss cannot tell and starts from zero.

@@ -124,9 +124,8 @@ type campState struct {
 	gen     int
 	retired []*dayLease
 
-	slowMu     sync.Mutex // guards expectInit and lostInit (maintain and Tick)
+	slowMu     sync.Mutex // guards expectInit (maintain and Tick)
 	expectInit string
-	lostInit   string // the ledger incarnation found when the loss was detected
 
 	// Used only by the maintain goroutine.
 	rate        float64 // reserved micros per clock second
@@ -675,13 +674,7 @@ func (p *Pacer) maintainOne(ctx context.Context, st *campState, c *campaigns.Com
 	res, err := p.ledger.lease(ctx, &a)
 	switch {
 	case errors.Is(err, ErrLedgerLost):
-		st.slowMu.Lock()
-		st.lostInit = res.fig.Init
-		st.slowMu.Unlock()
-		if !st.lost.Swap(true) {
-			p.log.Error("pacing: campaign ledger lost in Redis; bidding stopped for it until an operator restores it",
-				zap.String("campaign", st.id), zap.String("expected", expect), zap.String("found", res.fig.Init))
-		}
+		p.noticeInit(st.id, st, expect, res.fig.Init)
 	case errors.Is(err, errReclaimed):
 		p.rotate(st, dl)
 		p.log.Warn("pacing: lease reclaimed after missed heartbeats; continuing under a new holder",
@@ -803,14 +796,22 @@ func (p *Pacer) ClearLost(campaignID string) bool {
 	if st == nil || !st.lost.Load() {
 		return false
 	}
+	p.resume(st)
+	return true
+}
+
+// resume lets st bid on the ledger as it now stands in Redis: it forgets the
+// incarnation it leased from and retires its lease (a restore counted the
+// lease as spent), so the next lease adopts the ledger afresh. It reports
+// whether the campaign was lost.
+func (p *Pacer) resume(st *campState) bool {
 	st.slowMu.Lock()
 	st.expectInit = ""
 	st.slowMu.Unlock()
 	if dl := st.lease.Load(); dl != nil {
 		p.rotate(st, dl)
 	}
-	st.lost.Store(false)
-	return true
+	return st.lost.Swap(false)
 }
 
 // warn logs a background error at most once a real second.

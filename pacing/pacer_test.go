@@ -405,3 +405,86 @@ func TestStartStop(t *testing.T) {
 		t.Fatalf("leased after stop %s, want the one reservation", f.LeasedToday)
 	}
 }
+
+// TestRestoreBeforeLossNoticed: an operator may restore a ledger before an
+// instance noticed it was lost (or restore one that never was): the instance
+// finds a restore newer than what it leased from and bids on, instead of
+// stopping for good. A restore older than its incarnation (an old snapshot)
+// is no restore of the loss.
+func TestRestoreBeforeLossNoticed(t *testing.T) {
+	rdb, keys := testRedis(t)
+	clk := NewManualClock(t0)
+	src := newIndex(t0, testCampaign("c1", "UTC", "asap", 1*money.Unit, 10*money.Unit))
+	p := testPacer(t, rdb, keys, src, clk, Config{Instance: "i1"})
+	c := src.get(t, "c1")
+	ctx := context.Background()
+	lease := func(now time.Time) Reason {
+		p.Reserve(c, 4*money.Unit, now)
+		p.maintain(ctx, now)
+		_, why := p.Reserve(c, 4*money.Unit, now)
+		return why
+	}
+	if why := lease(t0); why != ReasonNone {
+		t.Fatal(why)
+	}
+
+	// A healthy ledger restored (nothing was lost): bidding goes on.
+	clk.Advance(time.Second)
+	if err := p.Ledger().Restore(ctx, "c1", "2026-11-02", 8000, 8000, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p.Tick(ctx, clk.Now())
+	if st, _ := p.State("c1"); st.LedgerLost {
+		t.Fatalf("a restore of a healthy ledger stopped the campaign: %+v", st)
+	}
+	if why := lease(clk.Now()); why != ReasonNone {
+		t.Fatalf("reserve after restoring a healthy ledger: %v", why)
+	}
+
+	// Lost and restored before this instance looked: found at the next lease.
+	rdb.Del(ctx, p.Ledger().keys("c1")...)
+	clk.Advance(time.Second)
+	if err := p.Ledger().Restore(ctx, "c1", "2026-11-02", 12000, 12000, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if why := lease(clk.Now()); why != ReasonNone {
+		// The first lease found the restore and retired the old lease; the
+		// next one adopts the restored ledger.
+		if why = lease(clk.Now()); why != ReasonNone {
+			t.Fatalf("reserve after a restore the instance had not seen the loss for: %v", why)
+		}
+	}
+	if st, _ := p.State("c1"); st.LedgerLost {
+		t.Fatalf("lost after the restore: %+v", st)
+	}
+
+	// Redis comes back with an old snapshot whose restore predates the
+	// ledger this instance leases from: lost, until restored anew.
+	rdb.Del(ctx, p.Ledger().keys("c1")...)
+	if err := p.Ledger().Restore(ctx, "c1", "2026-11-02", 4000, 4000, t0); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	p.Tick(ctx, clk.Now())
+	if _, why := p.Reserve(c, 4*money.Unit, clk.Now()); why != ReasonLedgerLost {
+		t.Fatalf("reserve on an old snapshot's restore: %v, want ledger_lost", why)
+	}
+}
+
+func TestRestoredAfter(t *testing.T) {
+	for _, c := range []struct {
+		init, expect string
+		want         bool
+	}{
+		{"2026-11-02|2000|restore", "2026-11-02|1000|i1abc", true},
+		{"2026-11-02|1000|restore", "2026-11-02|1000|i1abc", true},
+		{"2026-11-02|999|restore", "2026-11-02|1000|i1abc", false},
+		{"2026-11-02|2000|i2xyz", "2026-11-02|1000|i1abc", false}, // a fresh ledger, not a restore
+		{"", "2026-11-02|1000|i1abc", false},
+		{"garbage|restore", "2026-11-02|1000|i1abc", false},
+	} {
+		if got := restoredAfter(c.init, c.expect); got != c.want {
+			t.Errorf("restoredAfter(%q, %q) = %v, want %v", c.init, c.expect, got, c.want)
+		}
+	}
+}
