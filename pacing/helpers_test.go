@@ -145,3 +145,13 @@ func leaseField(t testing.TB, rdb redis.UniversalClient, l *Ledger, campaign, da
 }
 
 func moneyOf(v int64) money.Micros { return money.Micros(v) }
+
+// asapRig starts a Pacer (instance i1, on its own key prefix) with one asap
+// campaign c1 of the given daily and total budget, on a manual clock at t0.
+func asapRig(t testing.TB, daily, total money.Micros) (*Pacer, *campaigns.Compiled, *ManualClock, redis.UniversalClient) {
+	t.Helper()
+	rdb, keys := testRedis(t)
+	clk := NewManualClock(t0)
+	src := newIndex(t0, testCampaign("c1", "UTC", "asap", daily, total))
+	return testPacer(t, rdb, keys, src, clk, Config{Instance: "i1"}), src.get(t, "c1"), clk, rdb
+}

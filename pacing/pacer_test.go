@@ -11,11 +11,7 @@ import (
 )
 
 func TestReserveLeasesOnDemand(t *testing.T) {
-	rdb, keys := testRedis(t)
-	clk := NewManualClock(t0)
-	src := newIndex(t0, testCampaign("c1", "UTC", "asap", 100*money.Unit, 1000*money.Unit))
-	p := testPacer(t, rdb, keys, src, clk, Config{Instance: "i1"})
-	c := src.get(t, "c1")
+	p, c, _, _ := asapRig(t, 100*money.Unit, 1000*money.Unit)
 	ctx := context.Background()
 
 	if _, why := p.Reserve(c, 2*money.Unit, t0); why != ReasonNoLease {
@@ -305,11 +301,7 @@ func TestDayRolloverInCampaignZone(t *testing.T) {
 }
 
 func TestStopReturnsUnusedLease(t *testing.T) {
-	rdb, keys := testRedis(t)
-	clk := NewManualClock(t0)
-	src := newIndex(t0, testCampaign("c1", "UTC", "asap", 1*money.Unit, 10*money.Unit))
-	p := testPacer(t, rdb, keys, src, clk, Config{Instance: "i1"})
-	c := src.get(t, "c1")
+	p, c, _, _ := asapRig(t, 1*money.Unit, 10*money.Unit)
 	ctx := context.Background()
 	p.Reserve(c, 4*money.Unit, t0)
 	p.maintain(ctx, t0)
@@ -329,11 +321,7 @@ func TestStopReturnsUnusedLease(t *testing.T) {
 }
 
 func TestLostLedgerStopsBidding(t *testing.T) {
-	rdb, keys := testRedis(t)
-	clk := NewManualClock(t0)
-	src := newIndex(t0, testCampaign("c1", "UTC", "asap", 1*money.Unit, 10*money.Unit))
-	p := testPacer(t, rdb, keys, src, clk, Config{Instance: "i1"})
-	c := src.get(t, "c1")
+	p, c, _, rdb := asapRig(t, 1*money.Unit, 10*money.Unit)
 	ctx := context.Background()
 	p.Reserve(c, 4*money.Unit, t0)
 	p.maintain(ctx, t0)
@@ -412,11 +400,7 @@ func TestStartStop(t *testing.T) {
 // stopping for good. A restore older than its incarnation (an old snapshot)
 // is no restore of the loss.
 func TestRestoreBeforeLossNoticed(t *testing.T) {
-	rdb, keys := testRedis(t)
-	clk := NewManualClock(t0)
-	src := newIndex(t0, testCampaign("c1", "UTC", "asap", 1*money.Unit, 10*money.Unit))
-	p := testPacer(t, rdb, keys, src, clk, Config{Instance: "i1"})
-	c := src.get(t, "c1")
+	p, c, clk, rdb := asapRig(t, 1*money.Unit, 10*money.Unit)
 	ctx := context.Background()
 	lease := func(now time.Time) Reason {
 		p.Reserve(c, 4*money.Unit, now)

@@ -26,11 +26,7 @@ func adminPost(p *Pacer, path, body string) (int, string) {
 // was leased as spent, and bidding resumes at the next tick; explicit figures
 // win; bad input is refused whole.
 func TestRestoreEndpoint(t *testing.T) {
-	rdb, keys := testRedis(t)
-	clk := NewManualClock(t0)
-	src := newIndex(t0, testCampaign("c1", "UTC", "asap", 1*money.Unit, 10*money.Unit))
-	p := testPacer(t, rdb, keys, src, clk, Config{Instance: "i1"})
-	c := src.get(t, "c1")
+	p, c, _, rdb := asapRig(t, 1*money.Unit, 10*money.Unit)
 	ctx := context.Background()
 	p.Reserve(c, 4*money.Unit, t0)
 	p.maintain(ctx, t0)
