@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReadmeExamples: the event and the import line the README shows are
@@ -13,12 +14,18 @@ func TestReadmeExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var event string
+	var event, profile string
 	for _, line := range strings.Split(string(b), "\n") {
-		if i := strings.Index(line, "`{\"type\":"); i >= 0 {
+		if i := strings.Index(line, "`{\"type\":"); i >= 0 && event == "" {
 			event = strings.Trim(line[i:], "`,")
-			break
 		}
+		if strings.HasPrefix(line, `{"user":"u-1"`) && profile == "" {
+			profile = line
+		}
+	}
+	var d lineDecoder
+	if err := d.decode([]byte(profile), time.Now(), 720*time.Hour); err != nil || d.user != "u-1" || d.phase != PhaseIntent {
+		t.Fatalf("README import line %q: user %q phase %v, %v", profile, d.user, d.phase, err)
 	}
 	if event == "" {
 		t.Fatal("README shows no event example")
