@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -32,6 +33,8 @@ import (
 	"github.com/kairos-rtb/kairos/storage"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 	"github.com/valyala/fasthttp/pprofhandler"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -270,7 +273,7 @@ func run(ctx context.Context, cfg *config) error {
 	adm.Handle("/v1/campaigns", campAPI.Campaigns)
 	adm.Handle("/v1/campaigns/", campAPI.Campaigns)
 	adm.Handle("/v1/audit", campAPI.Audit)
-	adm.Handle("/debug/pprof/", pprofhandler.PprofHandler) // profiles for operators, behind the token
+	adm.Handle("/debug/pprof/", pprofHandler) // profiles for operators, behind the token
 	repAPI := reports.NewAPI(reports.NewReader(rdb, cfg.Reports))
 	adm.Handle("/v1/reports/winrate", repAPI.WinRate)
 	adm.Handle("/v1/reports/landscape", repAPI.Landscape)
@@ -453,4 +456,17 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// pprofIndex lists the profiles: fasthttp's pprof handler answers 404 for
+// /debug/pprof/ itself (a trailing slash), the page the README points to.
+var pprofIndex = fasthttpadaptor.NewFastHTTPHandlerFunc(pprof.Index)
+
+// pprofHandler serves the Go profiles under /debug/pprof/, index included.
+func pprofHandler(ctx *fasthttp.RequestCtx) {
+	if string(ctx.Path()) == "/debug/pprof/" {
+		pprofIndex(ctx)
+		return
+	}
+	pprofhandler.PprofHandler(ctx)
 }

@@ -433,3 +433,32 @@ func TestNoConsentTouchesNoUserKeys(t *testing.T) {
 		t.Fatalf("control: the consented request did not read the profile (idle %ds)", n)
 	}
 }
+
+// TestPprofIndex: the profile index the README points operators to answers,
+// behind the admin token, and so do the profiles it lists.
+func TestPprofIndex(t *testing.T) {
+	url, prefix := realRedis(t)
+	in := startInstance(t, url, prefix, nil)
+	get := func(path string, token bool) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+in.admin+path, nil)
+		if token {
+			req.Header.Set("Authorization", "Bearer "+testToken)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/debug/pprof/", true); code != 200 || !strings.Contains(body, "heap") {
+		t.Fatalf("/debug/pprof/: %d %.200s", code, body)
+	}
+	if code, _ := get("/debug/pprof/heap?debug=1", true); code != 200 {
+		t.Fatalf("/debug/pprof/heap: %d", code)
+	}
+	if code, _ := get("/debug/pprof/", false); code != 401 {
+		t.Fatalf("/debug/pprof/ without the token: %d, want 401", code)
+	}
+}
