@@ -42,6 +42,7 @@ type reqState struct {
 	now      time.Time    // business clock (Deps.Clock): flights, pacing, reports
 	start    time.Time    // real clock (Deps.Now): the deadline
 	dims     reports.Dims // the request's report dimensions (no campaign)
+	bidDims  reports.Dims // dims of one bid, for counting
 	consent  consent.Decision
 	schain   quality.SChainStatus
 	detail   string // the screen's reason for invalid traffic, for reports
@@ -113,6 +114,7 @@ func (st *reqState) reset() {
 	st.urls = st.urls[:0]
 	st.user = ""
 	st.dims = reports.Dims{}
+	st.bidDims = reports.Dims{}
 	st.consent = consent.Decision{}
 	st.schain = quality.SChainStatus{}
 	st.detail = ""
@@ -319,14 +321,17 @@ func (s *Server) count(st *reqState, reason Reason) {
 		rc.NoBid(&st.dims, name)
 		return
 	}
-	d := st.dims
+	// The bids' dimensions live in st: a local would escape to the
+	// interface call (one allocation per request).
+	d := &st.bidDims
+	*d = st.dims
 	d.Phase = uint8(st.phase)
 	for i := range st.bids {
 		b := &st.bids[i]
 		d.Campaign = b.c.ID
 		d.Variant = unsafeString(st.adm[b.admEnd:b.cridEnd])
 		d.Format = formatCode(formatOf(b.mtype))
-		rc.Bid(&d, b.cpm)
+		rc.Bid(d, b.cpm)
 	}
 }
 
@@ -529,7 +534,21 @@ func (s *Server) shade(st *reqState, cand *candidate) {
 // creative and appends the bid with its signed notice URLs. Any other result
 // than ReasonNone means this candidate cannot bid (and holds no reservation).
 func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Reason {
-	b := bidOut{imp: imp, c: cand.c, cr: cand.cr, price: cand.price, cpm: cand.cpm, dealID: cand.dealID}
+	// The bid is built in place at the end of st.bids (the creative's bid id
+	// points into it, so a local would escape: one allocation per bid) and
+	// dropped again when it cannot bid.
+	st.bids = append(st.bids, bidOut{imp: imp, c: cand.c, cr: cand.cr, price: cand.price, cpm: cand.cpm, dealID: cand.dealID})
+	b := &st.bids[len(st.bids)-1]
+	if r := s.fillBid(st, imp, cand, b); r != ReasonNone {
+		*b = bidOut{}
+		st.bids = st.bids[:len(st.bids)-1]
+		return r
+	}
+	return ReasonNone
+}
+
+// fillBid completes b, the last of st.bids, for cand (see appendBid).
+func (s *Server) fillBid(st *reqState, imp *openrtb2.Imp, cand *candidate, b *bidOut) Reason {
 	switch cand.format {
 	case campaigns.FormatBanner:
 		b.w, b.h, b.mtype = int64(cand.size.W), int64(cand.size.H), openrtb2.MarkupBanner
@@ -602,7 +621,6 @@ func (s *Server) appendBid(st *reqState, imp *openrtb2.Imp, cand *candidate) Rea
 		b.burl = [2]int{ends[0], ends[1]}
 		b.lurl = [2]int{ends[1], ends[2]}
 	}
-	st.bids = append(st.bids, b)
 	return ReasonNone
 }
 
