@@ -16,26 +16,25 @@ import (
 type Window struct {
 	// Start is when the window's first request was due.
 	Start time.Time `json:"start"`
-	// Requests, Bids, Late, LateSent, LateSrv (LateServer), Errors and NotSent
-	// are as in Metrics; Status5xx
-	// counts answers with a 5xx status; GenLag is the load generator's largest
-	// delay in sending a request.
-	Requests  uint64        `json:"requests"`
-	Bids      uint64        `json:"bids"`
-	Late      uint64        `json:"late"`
-	LateSent  uint64        `json:"late_sent"`
-	LateSrv   uint64        `json:"late_server"`
-	Errors    uint64        `json:"errors"`
-	NotSent   uint64        `json:"not_sent"`
-	Status5xx uint64        `json:"status_5xx"`
-	GenLag    time.Duration `json:"generator_lag_max"`
+	// Requests, Bids, Late, LateSent, LateServer, Errors and NotSent are as in
+	// Metrics; Status5xx counts answers with a 5xx status; GenLag is the load
+	// generator's largest delay in sending a request.
+	Requests   uint64        `json:"requests"`
+	Bids       uint64        `json:"bids"`
+	Late       uint64        `json:"late"`
+	LateSent   uint64        `json:"late_sent"`
+	LateServer uint64        `json:"late_server"`
+	Errors     uint64        `json:"errors"`
+	NotSent    uint64        `json:"not_sent"`
+	Status5xx  uint64        `json:"status_5xx"`
+	GenLag     time.Duration `json:"generator_lag_max"`
 	// NoBidReasons counts 204 answers by reason.
 	NoBidReasons map[string]uint64 `json:"nobid_reasons,omitempty"`
 }
 
 // WindowOf condenses an attack's metrics into a Window starting at start.
 func WindowOf(start time.Time, m *Metrics) Window {
-	w := Window{Start: start, Requests: m.Requests, Bids: m.Bids, Late: m.Late, LateSent: m.LateSent, LateSrv: m.LateServer,
+	w := Window{Start: start, Requests: m.Requests, Bids: m.Bids, Late: m.Late, LateSent: m.LateSent, LateServer: m.LateServer,
 		Errors: m.Errors, NotSent: m.NotSent, GenLag: m.SchedLagMax, NoBidReasons: m.NoBidReasons}
 	for code, n := range m.StatusCodes {
 		if code >= 500 {
@@ -137,7 +136,7 @@ func (r *DrillRow) add(w *Window) {
 	r.Requests += w.Requests
 	r.Late += w.Late
 	r.LateSent += w.LateSent
-	r.LateServer += w.LateSrv
+	r.LateServer += w.LateServer
 	r.GenLag = max(r.GenLag, w.GenLag)
 	r.Errors += w.Errors
 	r.NotSent += w.NotSent

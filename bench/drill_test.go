@@ -15,7 +15,7 @@ func TestDrillTable(t *testing.T) {
 	for s := 0.0; s < 16; s += 0.5 {
 		w := Window{Start: at(s), Requests: 100, Bids: 50}
 		if s >= 10 && s < 12 {
-			w.Bids, w.Late, w.LateSent, w.LateSrv = 0, 1, 1, 1
+			w.Bids, w.Late, w.LateSent, w.LateServer = 0, 1, 1, 1
 		}
 		ws = append(ws, w)
 	}
@@ -50,7 +50,7 @@ func TestDrillLateFromSend(t *testing.T) {
 	ws := []Window{
 		{Start: t0, Requests: 100, Bids: 50},
 		{Start: t0.Add(time.Second), Requests: 100, Bids: 50, Late: 30, GenLag: 250 * time.Millisecond},
-		{Start: t0.Add(2 * time.Second), Requests: 100, Bids: 50, Late: 5, LateSent: 2, LateSrv: 2, GenLag: 40 * time.Millisecond},
+		{Start: t0.Add(2 * time.Second), Requests: 100, Bids: 50, Late: 5, LateSent: 2, LateServer: 2, GenLag: 40 * time.Millisecond},
 		{Start: t0.Add(3 * time.Second), Requests: 100, Bids: 50, Late: 3, LateSent: 3, GenLag: 20 * time.Millisecond},
 	}
 	evs, err := ReadDrillEvents(strings.NewReader("1000 start baseline\n1001 end baseline\n1001 start lag\n1001 end lag\n" +

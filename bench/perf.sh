@@ -6,14 +6,15 @@
 #   bench/perf.sh                      # 10s per run
 #   PERF_DURATION=3s bench/perf.sh     # short mode
 #
-# Steps: build kairos-bench and cmd/kairos; write the corpus once; measure the
-# load generator's ceiling against a null server; for the baseline
-# and then Kairos (embedded demo mode, no Redis): start the server on core
-# PERF_SERVER_CPU, run a closed-loop attack from core PERF_LOAD_CPU and sample the
-# server's CPU use, so the table shows the server (not the load generator) was the
-# bottleneck; then an open-loop run of both servers at half of Kairos's maximum
-# rate for latency. Results land in PERF_OUT (default out/perf) as JSON, text
-# reports and perf.md.
+# Steps: build kairos-bench and cmd/kairos; write the corpus and 100k profiles
+# once; measure the load generator's ceiling against a null server; start the
+# baseline, Kairos (on a private redis-server, the profiles imported through the
+# admin API) and the baseline with each width of busy work, all on core
+# PERF_SERVER_CPU; run PERF_ROUNDS interleaved rounds of closed-loop attacks from
+# core PERF_LOAD_CPU, sampling the server's CPU use so the table shows the server
+# (not the load generator) was the bottleneck; then an open-loop run of both
+# servers at half of Kairos's maximum rate for latency. Results land in PERF_OUT
+# (default out/perf) as JSON, text reports and perf.md.
 #
 # Settings (environment): PERF_DURATION (10s; seconds "Ns" or minutes "Nm"),
 # PERF_OUT (out/perf), PERF_WORKERS (64, requests in flight in closed loop),

@@ -345,8 +345,10 @@ func (p *Pacer) noticeInit(id string, st *campState, expect, init string) {
 	st.slowMu.Lock()
 	current := st.expectInit
 	st.slowMu.Unlock()
-	if current == init {
-		return // adopted meanwhile
+	if current != expect {
+		// Adopted or resumed since the caller read expect: its comparison is
+		// stale (and resuming again would retire a lease just taken).
+		return
 	}
 	if restoredAfter(init, expect) {
 		if p.resume(st) {
