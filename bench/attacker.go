@@ -110,7 +110,6 @@ func (c AttackConfig) openLoop() bool { return c.Rate > 0 || c.Pacer != nil }
 type Attacker struct {
 	cfg     AttackConfig
 	clock   Clock
-	stalls  *StallMonitor // nil with a simulated clock
 	pacer   Pacer
 	targets []attackTarget
 }
@@ -220,10 +219,10 @@ func (a *Attacker) Attack(ctx context.Context, c Corpus) (*Metrics, error) {
 	stopCtx := context.AfterFunc(ctx, func() { r.stopped.Store(true) })
 	defer stopCtx()
 
-	if _, real := a.clock.(SystemClock); real {
-		a.stalls = NewStallMonitor(time.Millisecond, 2*time.Millisecond)
-		a.stalls.Start()
-		defer a.stalls.Stop()
+	if _, system := a.clock.(SystemClock); system {
+		r.stalls = NewStallMonitor(time.Millisecond, 2*time.Millisecond)
+		r.stalls.Start()
+		defer r.stalls.Stop()
 	}
 	r.start = a.clock.Now()
 	if cfg.Duration > 0 {
@@ -272,6 +271,7 @@ type run struct {
 	end     time.Time // zero: no time bound
 	stopped atomic.Bool
 	seq     atomic.Uint64 // closed loop: next request number
+	stalls  *StallMonitor // the generator's own stalls; nil with a simulated clock
 }
 
 // closedLoop runs Workers workers that each send the next request as soon as
@@ -469,8 +469,8 @@ func (w *worker) do(n uint64, due time.Time) {
 	<-t.slots
 
 	*res = Result{Scheduled: due, Sent: sent, Done: done, TMax: q.TMax}
-	if a.stalls != nil && q.TMax > 0 && done.Sub(sent) > q.TMax {
-		res.Stall = a.stalls.Within(sent, done)
+	if r.stalls != nil && q.TMax > 0 && done.Sub(sent) > q.TMax {
+		res.Stall = r.stalls.Within(sent, done)
 	}
 	if err != nil {
 		res.ErrKind = errKind(err)
